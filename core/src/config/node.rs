@@ -1,0 +1,560 @@
+use super::error::{ConfigErrors, Errors, parse_toml};
+use super::routes::{RouteRaw, RouteTree, validate_route_tree};
+use crate::DeskId;
+use crate::contract::{DeskKind, DeskV1};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// `xueliang.toml` as written. Every table denies unknown keys.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NodeRaw {
+    #[serde(default)]
+    node: NodeSection,
+    #[serde(default)]
+    log: LogRaw,
+    #[serde(default)]
+    http: HttpRaw,
+    #[serde(default)]
+    kafka: KafkaRaw,
+    inventory: InventoryPaths,
+    #[serde(default)]
+    desk: Vec<DeskV1>,
+    #[serde(default)]
+    ingest: IngestRaw,
+    #[serde(default)]
+    analyzer: AnalyzerRaw,
+    #[serde(default)]
+    dispatcher: DispatcherRaw,
+    #[serde(default)]
+    shutdown: ShutdownRaw,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct NodeSection {
+    /// Name of this node in logs and metrics.
+    name: String,
+    /// Directory for the node's state (spool, SQLite store); relative to the config file.
+    data_dir: String,
+    /// Offset of local time from UTC used by rule schedules, e.g. "+08:00".
+    utc_offset: String,
+}
+
+impl Default for NodeSection {
+    fn default() -> Self {
+        NodeSection {
+            name: "xueliang-1".into(),
+            data_dir: "data".into(),
+            utc_offset: "+08:00".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct LogRaw {
+    /// "pretty" or "json".
+    format: String,
+    /// A tracing filter, e.g. "info" or "xueliang_ingest=debug,info"; RUST_LOG overrides it.
+    level: String,
+}
+
+impl Default for LogRaw {
+    fn default() -> Self {
+        LogRaw {
+            format: "pretty".into(),
+            level: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct HttpRaw {
+    /// Address for `/metrics` and `/healthz` of this process.
+    listen: String,
+}
+
+impl Default for HttpRaw {
+    fn default() -> Self {
+        HttpRaw {
+            listen: "127.0.0.1:9464".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct KafkaRaw {
+    /// Comma-separated bootstrap servers.
+    brokers: String,
+    alerts_topic: String,
+    dlq_topic: String,
+    /// Partitions created for the alerts topic if it does not exist.
+    partitions: u32,
+}
+
+impl Default for KafkaRaw {
+    fn default() -> Self {
+        KafkaRaw {
+            brokers: "127.0.0.1:9092".into(),
+            alerts_topic: "xueliang.alerts".into(),
+            dlq_topic: "xueliang.alerts.dlq".into(),
+            partitions: 6,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InventoryPaths {
+    /// Camera inventory (TOML), relative to this file.
+    cameras: String,
+    /// Jurisdiction polygons (GeoJSON), relative to this file.
+    jurisdictions: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct IngestRaw {
+    /// Decoder worker threads; 0 = one per CPU core.
+    decoder_workers: usize,
+    /// Frames waiting for the analyzer; when full the newest frame is dropped and counted.
+    frame_queue: usize,
+    /// Reconnect backoff: first delay and cap.
+    backoff_initial_ms: u64,
+    backoff_max_s: u64,
+}
+
+impl Default for IngestRaw {
+    fn default() -> Self {
+        IngestRaw {
+            decoder_workers: 0,
+            frame_queue: 64,
+            backoff_initial_ms: 1000,
+            backoff_max_s: 60,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct AnalyzerRaw {
+    /// Model name as in `models/` (see `xueliang models list`).
+    model: String,
+    /// "cpu", "cuda" or "tensorrt".
+    execution_provider: String,
+    /// Inference worker threads, each with its own session; 0 = one per CPU core.
+    workers: usize,
+    /// Intra-op threads per session.
+    intra_threads: usize,
+    /// Dynamic batching across cameras: at most this many frames...
+    batch_max: usize,
+    /// ...or whatever arrived within this many milliseconds.
+    batch_timeout_ms: u64,
+    score_threshold: f32,
+    nms_iou: f32,
+    /// Largest size of the on-disk alert spool used while Kafka is unreachable.
+    spool_max_mb: u64,
+}
+
+impl Default for AnalyzerRaw {
+    fn default() -> Self {
+        AnalyzerRaw {
+            model: "nanodet-m-416".into(),
+            execution_provider: "cpu".into(),
+            workers: 0,
+            intra_threads: 1,
+            batch_max: 4,
+            batch_timeout_ms: 20,
+            score_threshold: 0.35,
+            nms_iou: 0.5,
+            spool_max_mb: 512,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct DispatcherRaw {
+    /// Address of the desk web UI and `/api/v1`.
+    listen: String,
+    /// `sqlite://PATH` (relative to data_dir) or `postgres://…`.
+    database: String,
+    /// Kafka consumer group.
+    group_id: String,
+    /// Stable `group.instance.id` (static membership); defaults to the node name.
+    instance_id: Option<String>,
+    /// Alerts of one camera and event type within this window join one incident.
+    grouping_window_s: u64,
+    /// Operator alert when the consumer has held no partitions for this long.
+    no_partitions_alert_s: u64,
+    /// The route tree (`[dispatcher.route]`); see deploy/ROUTING.md.
+    route: RouteRaw,
+}
+
+impl Default for DispatcherRaw {
+    fn default() -> Self {
+        DispatcherRaw {
+            listen: "127.0.0.1:8080".into(),
+            database: "sqlite://dispatcher.db".into(),
+            group_id: "dispatcher".into(),
+            instance_id: None,
+            grouping_window_s: 300,
+            no_partitions_alert_s: 60,
+            route: RouteRaw::default(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct ShutdownRaw {
+    /// How long stages may drain after the first SIGINT/SIGTERM before the process exits.
+    drain_timeout_s: u64,
+}
+
+impl Default for ShutdownRaw {
+    fn default() -> Self {
+        ShutdownRaw { drain_timeout_s: 10 }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Inference execution provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecutionProvider {
+    Cpu,
+    Cuda,
+    TensorRt,
+}
+
+#[derive(Debug, Clone)]
+pub struct KafkaConfig {
+    pub brokers: String,
+    pub alerts_topic: String,
+    pub dlq_topic: String,
+    pub partitions: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    pub decoder_workers: usize,
+    pub frame_queue: usize,
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct AnalyzerConfig {
+    pub model: String,
+    pub execution_provider: ExecutionProvider,
+    pub workers: usize,
+    pub intra_threads: usize,
+    pub batch_max: usize,
+    pub batch_timeout: Duration,
+    pub score_threshold: f32,
+    pub nms_iou: f32,
+    pub spool_max_bytes: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct DispatcherConfig {
+    pub listen: SocketAddr,
+    pub database: String,
+    pub group_id: String,
+    pub instance_id: String,
+    pub grouping_window: Duration,
+    pub no_partitions_alert: Duration,
+    pub route: RouteTree,
+}
+
+/// `xueliang.toml`, validated.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    pub file: PathBuf,
+    pub name: String,
+    pub data_dir: PathBuf,
+    /// Local time offset in seconds east of UTC.
+    pub utc_offset_s: i32,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    pub http_listen: SocketAddr,
+    pub kafka: KafkaConfig,
+    pub cameras_file: PathBuf,
+    pub jurisdictions_file: PathBuf,
+    pub desks: Vec<DeskV1>,
+    pub ingest: IngestConfig,
+    pub analyzer: AnalyzerConfig,
+    pub dispatcher: DispatcherConfig,
+    pub drain_timeout: Duration,
+}
+
+impl NodeConfig {
+    pub fn desk(&self, id: &DeskId) -> Option<&DeskV1> {
+        self.desks.iter().find(|d| &d.id == id)
+    }
+
+    /// The district command centre: the fallback route and the escalation target.
+    pub fn centre(&self) -> &DeskV1 {
+        self.desks
+            .iter()
+            .find(|d| d.kind == DeskKind::Centre)
+            .expect("validated: exactly one centre desk")
+    }
+
+    /// Parses `xueliang.toml`. Relative paths in it are resolved against `file`'s directory.
+    pub fn parse(text: &str, file: &Path) -> Result<NodeConfig, ConfigErrors> {
+        let raw: NodeRaw = parse_toml(text, file)?;
+        let base = file.parent().unwrap_or(Path::new("."));
+        let mut e = Errors::new(file);
+
+        let log_format = match raw.log.format.as_str() {
+            "pretty" => LogFormat::Pretty,
+            "json" => LogFormat::Json,
+            other => {
+                e.push(
+                    "log.format",
+                    format!("unknown format {other:?}"),
+                    "use \"pretty\" or \"json\"",
+                );
+                LogFormat::Pretty
+            }
+        };
+        let http_listen = parse_addr(&mut e, "http.listen", &raw.http.listen);
+        let dispatcher_listen = parse_addr(&mut e, "dispatcher.listen", &raw.dispatcher.listen);
+        if http_listen == dispatcher_listen && http_listen.port() != 0 {
+            e.push(
+                "dispatcher.listen",
+                format!("same address as http.listen ({http_listen})"),
+                "give the desk UI and the metrics endpoint different ports",
+            );
+        }
+        let utc_offset_s = parse_utc_offset(&raw.node.utc_offset).unwrap_or_else(|| {
+            e.push(
+                "node.utc_offset",
+                format!("{:?} is not a UTC offset", raw.node.utc_offset),
+                "write it as \"+08:00\" (China Standard Time) or \"-05:30\"",
+            );
+            0
+        });
+        if raw.node.name.trim().is_empty() {
+            e.push("node.name", "is empty", "give this node a name, e.g. \"edge-1\"");
+        }
+
+        if raw.kafka.brokers.trim().is_empty() {
+            e.push(
+                "kafka.brokers",
+                "is empty",
+                "list bootstrap servers, e.g. \"127.0.0.1:9092\"",
+            );
+        }
+        for (key, topic) in [
+            ("kafka.alerts_topic", &raw.kafka.alerts_topic),
+            ("kafka.dlq_topic", &raw.kafka.dlq_topic),
+        ] {
+            if !valid_topic(topic) {
+                e.push(
+                    key,
+                    format!("{topic:?} is not a valid Kafka topic name"),
+                    "use 1-249 characters from [A-Za-z0-9._-]",
+                );
+            }
+        }
+        if raw.kafka.alerts_topic == raw.kafka.dlq_topic {
+            e.push(
+                "kafka.dlq_topic",
+                "is the same topic as kafka.alerts_topic",
+                "dead letters need their own topic, e.g. \"xueliang.alerts.dlq\"",
+            );
+        }
+        if raw.kafka.partitions == 0 {
+            e.push("kafka.partitions", "must be at least 1", "");
+        }
+
+        let mut seen = std::collections::HashSet::new();
+        for (i, d) in raw.desk.iter().enumerate() {
+            if !seen.insert(d.id.clone()) {
+                e.push(
+                    format!("desk[{i}].id"),
+                    format!("desk id `{}` is defined twice", d.id),
+                    "desk ids must be unique",
+                );
+            }
+        }
+        let centres = raw
+            .desk
+            .iter()
+            .filter(|d| d.kind == DeskKind::Centre)
+            .count();
+        if centres != 1 {
+            e.push(
+                "desk",
+                format!("{centres} desks have kind = \"centre\"; exactly one is needed"),
+                "define the district command centre once: [[desk]] id = \"…\" kind = \"centre\"",
+            );
+        }
+
+        let provider = match raw.analyzer.execution_provider.as_str() {
+            "cpu" => ExecutionProvider::Cpu,
+            "cuda" => ExecutionProvider::Cuda,
+            "tensorrt" => ExecutionProvider::TensorRt,
+            other => {
+                e.push(
+                    "analyzer.execution_provider",
+                    format!("unknown provider {other:?}"),
+                    "use \"cpu\", \"cuda\" or \"tensorrt\"",
+                );
+                ExecutionProvider::Cpu
+            }
+        };
+        let a = &raw.analyzer;
+        if a.batch_max == 0 || a.batch_max > 64 {
+            e.push(
+                "analyzer.batch_max",
+                format!("{} is out of range", a.batch_max),
+                "use 1..=64",
+            );
+        }
+        if a.intra_threads == 0 {
+            e.push("analyzer.intra_threads", "must be at least 1", "");
+        }
+        for (key, v) in [
+            ("analyzer.score_threshold", a.score_threshold),
+            ("analyzer.nms_iou", a.nms_iou),
+        ] {
+            if !(v > 0.0 && v < 1.0) {
+                e.push(key, format!("{v} is out of range"), "use a value in (0, 1)");
+            }
+        }
+        if raw.ingest.frame_queue == 0 {
+            e.push("ingest.frame_queue", "must be at least 1", "");
+        }
+        if raw.ingest.backoff_initial_ms == 0
+            || raw.ingest.backoff_initial_ms > raw.ingest.backoff_max_s * 1000
+        {
+            e.push(
+                "ingest.backoff_initial_ms",
+                "must be positive and not above backoff_max_s",
+                "e.g. backoff_initial_ms = 1000, backoff_max_s = 60",
+            );
+        }
+        if raw.dispatcher.grouping_window_s == 0 {
+            e.push("dispatcher.grouping_window_s", "must be at least 1", "");
+        }
+        if !(raw.dispatcher.database.starts_with("sqlite://")
+            || raw.dispatcher.database.starts_with("postgres://")
+            || raw.dispatcher.database.starts_with("postgresql://"))
+        {
+            e.push(
+                "dispatcher.database",
+                "is neither sqlite:// nor postgres://",
+                "e.g. \"sqlite://dispatcher.db\" or \"postgres://user@127.0.0.1/xueliang\"",
+            );
+        }
+        if raw.shutdown.drain_timeout_s == 0 {
+            e.push(
+                "shutdown.drain_timeout_s",
+                "must be at least 1",
+                "stages need time to drain; 10 is a good default",
+            );
+        }
+
+        let route = validate_route_tree(&raw.dispatcher.route, &raw.desk, &mut e);
+        let instance_id = raw
+            .dispatcher
+            .instance_id
+            .clone()
+            .unwrap_or_else(|| format!("{}-dispatcher", raw.node.name));
+        let cfg = NodeConfig {
+            file: file.to_path_buf(),
+            name: raw.node.name,
+            data_dir: base.join(&raw.node.data_dir),
+            utc_offset_s,
+            log_format,
+            log_level: raw.log.level,
+            http_listen,
+            kafka: KafkaConfig {
+                brokers: raw.kafka.brokers,
+                alerts_topic: raw.kafka.alerts_topic,
+                dlq_topic: raw.kafka.dlq_topic,
+                partitions: raw.kafka.partitions,
+            },
+            cameras_file: base.join(&raw.inventory.cameras),
+            jurisdictions_file: base.join(&raw.inventory.jurisdictions),
+            desks: raw.desk,
+            ingest: IngestConfig {
+                decoder_workers: raw.ingest.decoder_workers,
+                frame_queue: raw.ingest.frame_queue,
+                backoff_initial: Duration::from_millis(raw.ingest.backoff_initial_ms),
+                backoff_max: Duration::from_secs(raw.ingest.backoff_max_s),
+            },
+            analyzer: AnalyzerConfig {
+                model: raw.analyzer.model,
+                execution_provider: provider,
+                workers: raw.analyzer.workers,
+                intra_threads: raw.analyzer.intra_threads,
+                batch_max: raw.analyzer.batch_max,
+                batch_timeout: Duration::from_millis(raw.analyzer.batch_timeout_ms),
+                score_threshold: raw.analyzer.score_threshold,
+                nms_iou: raw.analyzer.nms_iou,
+                spool_max_bytes: raw.analyzer.spool_max_mb * 1024 * 1024,
+            },
+            dispatcher: DispatcherConfig {
+                listen: dispatcher_listen,
+                database: raw.dispatcher.database,
+                group_id: raw.dispatcher.group_id,
+                instance_id,
+                grouping_window: Duration::from_secs(raw.dispatcher.grouping_window_s),
+                no_partitions_alert: Duration::from_secs(raw.dispatcher.no_partitions_alert_s),
+                route,
+            },
+            drain_timeout: Duration::from_secs(raw.shutdown.drain_timeout_s),
+        };
+        e.finish(cfg)
+    }
+}
+
+fn parse_addr(e: &mut Errors<'_>, key: &str, s: &str) -> SocketAddr {
+    s.parse().unwrap_or_else(|_| {
+        e.push(
+            key,
+            format!("{s:?} is not an IP address with a port"),
+            "write it as \"127.0.0.1:8080\" (use 0.0.0.0 only behind a firewall)",
+        );
+        SocketAddr::from(([127, 0, 0, 1], 0))
+    })
+}
+
+/// "+08:00" → 28800.
+pub fn parse_utc_offset(s: &str) -> Option<i32> {
+    let (sign, rest) = match s.as_bytes().first()? {
+        b'+' => (1, &s[1..]),
+        b'-' => (-1, &s[1..]),
+        _ => return None,
+    };
+    let (h, m) = rest.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 {
+        return None;
+    }
+    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
+    (h <= 14 && m < 60).then_some(sign * (h * 3600 + m * 60))
+}
+
+fn valid_topic(t: &str) -> bool {
+    !t.is_empty()
+        && t.len() <= 249
+        && t != "."
+        && t != ".."
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}

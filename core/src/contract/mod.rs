@@ -1,0 +1,26 @@
+//! The wire contract: what crosses process boundaries (Kafka, the HTTP API, the store).
+//!
+//! Every type here is versioned by its module's contract version and denies unknown fields.
+//! Times are RFC 3339 UTC. The JSON Schemas under `deploy/schema/` are generated from these
+//! types by [`schemas`] and checked against the code by a test.
+
+mod alert;
+mod camera;
+mod desk;
+mod incident;
+
+pub use alert::*;
+pub use camera::*;
+pub use desk::*;
+pub use incident::*;
+
+/// Every contract type with the file name of its checked-in schema, in a stable order.
+pub fn schemas() -> Vec<(&'static str, schemars::Schema)> {
+    vec![
+        ("alert-v1.schema.json", schemars::schema_for!(AlertV1)),
+        ("camera-v1.schema.json", schemars::schema_for!(CameraV1)),
+        ("desk-v1.schema.json", schemars::schema_for!(DeskV1)),
+        ("jurisdiction-v1.schema.json", schemars::schema_for!(JurisdictionV1)),
+        ("incident-v1.schema.json", schemars::schema_for!(IncidentV1)),
+    ]
+}

@@ -1,0 +1,144 @@
+//! Command-line interface. Every role and tool is a subcommand of the one `xueliang` binary.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Default config of the single-node demo, relative to the repository root.
+pub const DEFAULT_CONFIG: &str = "deploy/single-node/xueliang.toml";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "xueliang",
+    version,
+    about = "雪亮 xueliang — watches every camera so the desk doesn't have to",
+    long_about = "xueliang pulls RTSP streams from surveillance cameras, detects events with an \
+ONNX model, publishes alerts to Kafka and routes each one to the police-station desk \
+(三中心合一) responsible for the place it happened.\n\n\
+New here? `./xl demo` sets up everything and runs the single-node demo; \
+`xueliang check-config deploy/single-node/xueliang.toml` explains the configuration.",
+    after_help = "Logs: set RUST_LOG (e.g. RUST_LOG=debug) to override the configured level."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the pipeline: every role in one process (the single-node default), or one role of a
+    /// cluster with --role.
+    Run(RunArgs),
+    /// Serve simulated cameras over RTSP (rtsp://127.0.0.1:PORT/cam/{i}) for tests and benches.
+    Camsim(CamsimArgs),
+    /// Manage detection models: list what is known, fetch and convert, verify.
+    Models {
+        #[command(subcommand)]
+        action: ModelsAction,
+    },
+    /// Run decode, detection, tracking and rules over a video file and print JSON lines
+    /// (one per analysed frame and one per rule event). For checking a model and tuning zones.
+    AnalyzeFile(AnalyzeFileArgs),
+    /// Measure throughput and latency against the limits measured in the same run.
+    Bench {
+        #[command(subcommand)]
+        what: BenchWhat,
+    },
+    /// Validate a configuration (xueliang.toml plus the camera inventory and jurisdictions it
+    /// names) and print a summary; every error names the file, the key and what to change.
+    CheckConfig {
+        /// Path to xueliang.toml.
+        path: PathBuf,
+    },
+    /// Print or write the JSON Schemas of the wire contract (Alert v1, Camera, Desk, Incident).
+    Schema {
+        /// Write one file per type into this directory instead of printing.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// Path to xueliang.toml.
+    #[arg(long, short, default_value = DEFAULT_CONFIG, env = "XUELIANG_CONFIG")]
+    pub config: PathBuf,
+    /// Run only these roles (repeatable); default: all three in one process.
+    #[arg(long, value_enum)]
+    pub role: Vec<Role>,
+    /// Override `http.listen` (the /metrics and /healthz address of this process).
+    #[arg(long)]
+    pub http_listen: Option<std::net::SocketAddr>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, ValueEnum)]
+pub enum Role {
+    /// RTSP sessions, sampling, decode, camera health.
+    Ingest,
+    /// Detection, tracking, rules, evidence, alerts to Kafka.
+    Analyzer,
+    /// Alerts from Kafka to desks: routing, incidents, API and desk UI.
+    Dispatcher,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Ingest, Role::Analyzer, Role::Dispatcher];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Ingest => "ingest",
+            Role::Analyzer => "analyzer",
+            Role::Dispatcher => "dispatcher",
+        }
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CamsimArgs {
+    /// Number of cameras to serve.
+    #[arg(long, default_value_t = 4)]
+    pub cameras: usize,
+    /// TCP port on 127.0.0.1 (0 picks a free one and prints it).
+    #[arg(long, default_value_t = 8554)]
+    pub port: u16,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ModelsAction {
+    /// List the models this build knows (from models/*/manifest.toml) and whether each is ready.
+    List,
+    /// Download, convert and verify a model into the cache (idempotent).
+    Fetch {
+        #[arg(default_value = "nanodet-m-416")]
+        name: String,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct AnalyzeFileArgs {
+    /// Video file to analyse.
+    #[arg(long)]
+    pub video: PathBuf,
+    /// Start at this many seconds into the video.
+    #[arg(long)]
+    pub from_s: Option<f64>,
+    /// Stop at this many seconds into the video.
+    #[arg(long)]
+    pub to_s: Option<f64>,
+    /// xueliang.toml whose camera rules and analyzer settings to use.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BenchWhat {
+    /// Concurrent camera sessions against camsim: frames received, CPU and memory per camera.
+    Ingest,
+    /// Decode stage throughput vs the raw decoder on the same clip.
+    Decode,
+    /// Detector stage throughput vs raw ONNX Runtime at batch 1/4/8.
+    Detect,
+    /// Alerts routed and persisted per second vs the broker's raw consume rate.
+    Dispatch,
+    /// The whole pipeline: maximum cameras per node per sampling policy, end-to-end latency.
+    E2e,
+}

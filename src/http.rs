@@ -1,0 +1,119 @@
+//! The per-process HTTP endpoint: `/metrics` (Prometheus text format) and `/healthz`.
+//!
+//! Every process has one, whichever roles it runs, so an orchestrator can probe and scrape
+//! each role of a cluster the same way.
+
+use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
+use metrics_exporter_prometheus::PrometheusHandle;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use xueliang_core::shutdown::Shutdown;
+
+/// What `/healthz` reports for each role.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleStatus {
+    Starting,
+    Running,
+    /// The role's code has not landed in this build yet.
+    NotAvailable,
+    Draining,
+    Failed,
+}
+
+/// Shared health state, updated by the roles.
+#[derive(Clone, Default)]
+pub struct Health(Arc<RwLock<BTreeMap<&'static str, RoleStatus>>>);
+
+impl Health {
+    pub fn set(&self, role: &'static str, status: RoleStatus) {
+        self.0.write().expect("health lock").insert(role, status);
+        metrics::gauge!(xueliang_core::metrics::UP, "role" => role)
+            .set(if status == RoleStatus::Running { 1.0 } else { 0.0 });
+    }
+
+    /// Marks every role that was running as draining (on the first shutdown signal).
+    pub fn draining(&self) {
+        let mut map = self.0.write().expect("health lock");
+        for status in map.values_mut() {
+            if *status == RoleStatus::Running {
+                *status = RoleStatus::Draining;
+            }
+        }
+    }
+
+    fn snapshot(&self) -> BTreeMap<&'static str, RoleStatus> {
+        self.0.read().expect("health lock").clone()
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    metrics: PrometheusHandle,
+    health: Health,
+    shutdown: Shutdown,
+}
+
+#[derive(Serialize)]
+struct HealthBody {
+    status: &'static str,
+    version: &'static str,
+    roles: BTreeMap<&'static str, RoleStatus>,
+}
+
+async fn healthz(State(s): State<AppState>) -> (StatusCode, Json<HealthBody>) {
+    let roles = s.health.snapshot();
+    let failed = roles.values().any(|r| *r == RoleStatus::Failed);
+    let (code, status) = if s.shutdown.is_triggered() {
+        (StatusCode::SERVICE_UNAVAILABLE, "draining")
+    } else if failed {
+        (StatusCode::SERVICE_UNAVAILABLE, "failed")
+    } else {
+        (StatusCode::OK, "ok")
+    };
+    let body = HealthBody {
+        status,
+        version: env!("CARGO_PKG_VERSION"),
+        roles,
+    };
+    (code, Json(body))
+}
+
+async fn metrics(State(s): State<AppState>) -> String {
+    s.metrics.render()
+}
+
+pub fn router(metrics: PrometheusHandle, health: Health, shutdown: Shutdown) -> Router {
+    Router::new()
+        .route("/metrics", get(self::metrics))
+        .route("/healthz", get(healthz))
+        .with_state(AppState {
+            metrics,
+            health,
+            shutdown,
+        })
+}
+
+/// Binds `addr` and serves until `shutdown` triggers. Returns the bound address (useful with
+/// port 0) and the server task.
+pub async fn serve(
+    addr: SocketAddr,
+    app: Router,
+    shutdown: Shutdown,
+) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr} for /metrics and /healthz: {e} (change http.listen or pass --http-listen)"))?;
+    let local = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        let res = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { shutdown.wait().await })
+            .await;
+        if let Err(e) = res {
+            tracing::error!(error = %e, "metrics/health endpoint failed");
+        }
+    });
+    Ok((local, task))
+}

@@ -1,0 +1,58 @@
+//! The `xueliang` binary: one executable whose subcommands run each role of the pipeline
+//! (or all of them), the camera simulator, model tooling and the benchmarks.
+
+mod cli;
+mod cmd;
+mod config_load;
+mod http;
+mod signals;
+mod telemetry;
+
+use clap::Parser;
+use cli::{BenchWhat, Cli, Command, ModelsAction};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Run(args) => {
+            runtime()?.block_on(cmd::run::run(args))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CheckConfig { path } => Ok(cmd::check_config::run(&path)),
+        Command::Schema { out } => {
+            cmd::schema::run(out.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Camsim(_) => cmd::not_yet("camsim", 3, "Ingest"),
+        Command::Models { action } => match action {
+            ModelsAction::List | ModelsAction::Fetch { .. } => {
+                cmd::not_yet("models", 4, "Analyzer")
+            }
+        },
+        Command::AnalyzeFile(_) => cmd::not_yet("analyze-file", 4, "Analyzer"),
+        Command::Bench { what } => match what {
+            BenchWhat::Ingest | BenchWhat::Decode => cmd::not_yet("bench ingest/decode", 3, "Ingest"),
+            BenchWhat::Detect => cmd::not_yet("bench detect", 4, "Analyzer"),
+            BenchWhat::Dispatch => cmd::not_yet("bench dispatch", 5, "Dispatcher"),
+            BenchWhat::E2e => cmd::not_yet("bench e2e", 7, "bench"),
+        },
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("xueliang-rt")
+        .build()?)
+}

@@ -1,0 +1,139 @@
+//! The binary's contract with its users: the help lists every subcommand, check-config accepts
+//! the shipped example and names an unknown key, `run` serves /healthz and /metrics and drains
+//! on SIGTERM.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_xueliang"))
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn help_lists_every_subcommand() {
+    let out = bin().arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for sub in ["run", "camsim", "models", "analyze-file", "bench", "check-config"] {
+        assert!(
+            help.lines().any(|l| l.trim_start().starts_with(sub)),
+            "`{sub}` missing from --help:\n{help}"
+        );
+    }
+    let out = bin().args(["run", "--help"]).output().unwrap();
+    let run_help = String::from_utf8(out.stdout).unwrap();
+    for role in ["ingest", "analyzer", "dispatcher"] {
+        assert!(run_help.contains(role), "{run_help}");
+    }
+}
+
+#[test]
+fn check_config_accepts_the_shipped_example() {
+    let out = bin()
+        .arg("check-config")
+        .arg(repo().join("deploy/single-node/xueliang.toml"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("OK") && stdout.contains("6 (6 enabled"), "{stdout}");
+}
+
+#[test]
+fn check_config_names_an_unknown_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = repo().join("deploy/single-node");
+    for f in ["cameras.toml", "jurisdictions.geojson"] {
+        std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
+    }
+    let text = std::fs::read_to_string(src.join("xueliang.toml")).unwrap();
+    let bad = text.replace("[kafka]\n", "[kafka]\nbrokerz = \"x:1\"\n");
+    assert_ne!(bad, text);
+    std::fs::write(dir.path().join("xueliang.toml"), bad).unwrap();
+    let out = bin()
+        .arg("check-config")
+        .arg(dir.path().join("xueliang.toml"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("kafka.brokerz"), "{err}");
+    assert!(err.contains("xueliang.toml:"), "{err}");
+}
+
+#[test]
+fn unlanded_subcommands_say_so_and_fail() {
+    let out = bin().args(["bench", "e2e"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("issue #7"));
+}
+
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).ok()?;
+    let code = resp.split_whitespace().nth(1)?.parse().ok()?;
+    let body = resp.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
+    Some((code, body))
+}
+
+#[test]
+fn run_serves_health_and_metrics_and_drains_on_sigterm() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = bin()
+        .args(["run", "--config"])
+        .arg(repo().join("deploy/single-node/xueliang.toml"))
+        .args(["--http-listen", &format!("127.0.0.1:{port}")])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let health = loop {
+        if let Some(r) = http_get(port, "/healthz") {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "no /healthz within 20 s");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(health.0, 200, "{}", health.1);
+    let v: serde_json::Value = serde_json::from_str(&health.1).unwrap();
+    assert_eq!(v["status"], "ok");
+    assert!(v["roles"]["dispatcher"].is_string(), "{v}");
+
+    let (code, metrics) = http_get(port, "/metrics").unwrap();
+    assert_eq!(code, 200);
+    assert!(metrics.contains("xueliang_build_info"), "{metrics}");
+    assert!(metrics.contains("node=\"futian-edge-1\""), "{metrics}");
+
+    let t0 = Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(15), "did not exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    let mut log = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut log).unwrap();
+    assert!(log.contains("draining") && log.contains("stopped"), "{log}");
+}
