@@ -18,9 +18,8 @@ fn read(path: &Path, what: &str) -> Result<String, ConfigErrors> {
 pub fn load(path: &Path) -> Result<Settings, ConfigErrors> {
     let node = NodeConfig::parse(&read(path, "node configuration")?, path)?;
     let mut errors = Vec::new();
-    let inventory = read(&node.cameras_file, "camera inventory").and_then(|t| {
-        Inventory::parse(&t, &node.cameras_file, &|k| std::env::var(k).ok())
-    });
+    let inventory = read(&node.cameras_file, "camera inventory")
+        .and_then(|t| Inventory::parse(&t, &node.cameras_file, &|k| std::env::var(k).ok()));
     let jurisdictions = read(&node.jurisdictions_file, "jurisdictions GeoJSON")
         .and_then(|t| Jurisdictions::parse(&t, &node.jurisdictions_file));
     let (inventory, jurisdictions) = match (inventory, jurisdictions) {

@@ -30,8 +30,13 @@ pub struct Health(Arc<RwLock<BTreeMap<&'static str, RoleStatus>>>);
 impl Health {
     pub fn set(&self, role: &'static str, status: RoleStatus) {
         self.0.write().expect("health lock").insert(role, status);
-        metrics::gauge!(xueliang_core::metrics::UP, "role" => role)
-            .set(if status == RoleStatus::Running { 1.0 } else { 0.0 });
+        metrics::gauge!(xueliang_core::metrics::UP, "role" => role).set(
+            if status == RoleStatus::Running {
+                1.0
+            } else {
+                0.0
+            },
+        );
     }
 
     /// Marks every role that was running as draining (on the first shutdown signal).

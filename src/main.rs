@@ -36,13 +36,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Camsim(_) => cmd::not_yet("camsim", 3, "Ingest"),
         Command::Models { action } => match action {
-            ModelsAction::List | ModelsAction::Fetch { .. } => {
-                cmd::not_yet("models", 4, "Analyzer")
-            }
+            ModelsAction::List => cmd::models::list(),
+            ModelsAction::Fetch { name } => cmd::models::fetch(&name),
         },
         Command::AnalyzeFile(_) => cmd::not_yet("analyze-file", 4, "Analyzer"),
         Command::Bench { what } => match what {
-            BenchWhat::Ingest | BenchWhat::Decode => cmd::not_yet("bench ingest/decode", 3, "Ingest"),
+            BenchWhat::Ingest | BenchWhat::Decode => {
+                cmd::not_yet("bench ingest/decode", 3, "Ingest")
+            }
             BenchWhat::Detect => cmd::not_yet("bench detect", 4, "Analyzer"),
             BenchWhat::Dispatch => cmd::not_yet("bench dispatch", 5, "Dispatcher"),
             BenchWhat::E2e => cmd::not_yet("bench e2e", 7, "bench"),

@@ -21,7 +21,14 @@ fn help_lists_every_subcommand() {
     let out = bin().arg("--help").output().unwrap();
     assert!(out.status.success());
     let help = String::from_utf8(out.stdout).unwrap();
-    for sub in ["run", "camsim", "models", "analyze-file", "bench", "check-config"] {
+    for sub in [
+        "run",
+        "camsim",
+        "models",
+        "analyze-file",
+        "bench",
+        "check-config",
+    ] {
         assert!(
             help.lines().any(|l| l.trim_start().starts_with(sub)),
             "`{sub}` missing from --help:\n{help}"
@@ -42,8 +49,15 @@ fn check_config_accepts_the_shipped_example() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("OK") && stdout.contains("6 (6 enabled"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("OK") && stdout.contains("6 (6 enabled"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -129,11 +143,19 @@ fn run_serves_health_and_metrics_and_drains_on_sigterm() {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(t0.elapsed() < Duration::from_secs(15), "did not exit after SIGTERM");
+        assert!(
+            t0.elapsed() < Duration::from_secs(15),
+            "did not exit after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status:?}");
     let mut log = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut log).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
     assert!(log.contains("draining") && log.contains("stopped"), "{log}");
 }

@@ -20,6 +20,7 @@ pub mod contract;
 pub mod ids;
 pub mod labels;
 pub mod metrics;
+pub mod paths;
 pub mod shutdown;
 
 pub use ids::{CameraId, DeskId};

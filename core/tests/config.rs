@@ -40,39 +40,68 @@ fn shipped_example_is_valid() {
     assert_eq!(inv.cameras[0].rules.len(), 5);
     assert_eq!(j.areas.len(), 2);
     let s = Settings::assemble(n, inv, j, Path::new("xueliang.toml")).unwrap();
-    assert_eq!(s.inventory.cameras[5].desk_override.as_ref().unwrap().as_str(), "futian-ps");
+    assert_eq!(
+        s.inventory.cameras[5]
+            .desk_override
+            .as_ref()
+            .unwrap()
+            .as_str(),
+        "futian-ps"
+    );
 }
 
 #[test]
 fn unknown_keys_are_named_at_every_level() {
-    let e = one_error(node(&NODE.replace("[analyzer]\n", "[analyzer]\nbatch_mx = 3\n")));
+    let e = one_error(node(
+        &NODE.replace("[analyzer]\n", "[analyzer]\nbatch_mx = 3\n"),
+    ));
     assert_eq!(e.key, "analyzer.batch_mx");
     assert!(e.line.is_some());
-    assert!(e.to_string().contains("deploy/single-node/xueliang.toml"), "{e}");
+    assert!(
+        e.to_string().contains("deploy/single-node/xueliang.toml"),
+        "{e}"
+    );
     assert!(e.hint.unwrap().contains("remove it"));
 
     let e = one_error(node(&format!("colour = \"red\"\n{NODE}")));
     assert_eq!(e.key, "colour");
     assert_eq!(e.line, Some(1));
 
-    let e = one_error(cameras(&CAMERAS.replace("dwell_s = 40", "dwell_s = 40\nzoom = 2")));
-    assert!(e.key.ends_with(".zoom") && e.key.starts_with("camera[0].rule[2]"), "{}", e.key);
+    let e = one_error(cameras(
+        &CAMERAS.replace("dwell_s = 40", "dwell_s = 40\nzoom = 2"),
+    ));
+    assert!(
+        e.key.ends_with(".zoom") && e.key.starts_with("camera[0].rule[2]"),
+        "{}",
+        e.key
+    );
 
-    let bad = AREAS.replace("\"kind\": \"station\" }", "\"kind\": \"station\", \"colour\": \"red\" }");
-    let e = Jurisdictions::parse(&bad, Path::new("j.geojson")).unwrap_err().0;
+    let bad = AREAS.replace(
+        "\"kind\": \"station\" }",
+        "\"kind\": \"station\", \"colour\": \"red\" }",
+    );
+    let e = Jurisdictions::parse(&bad, Path::new("j.geojson"))
+        .unwrap_err()
+        .0;
     assert_eq!(e[0].key, "features[0].properties.colour");
 }
 
 #[test]
 fn bad_values_say_what_to_change() {
-    let e = one_error(node(&NODE.replace("format = \"pretty\"", "format = \"xml\"")));
+    let e = one_error(node(
+        &NODE.replace("format = \"pretty\"", "format = \"xml\""),
+    ));
     assert_eq!(e.key, "log.format");
     assert!(e.hint.unwrap().contains("\"json\""));
 
-    let e = one_error(node(&NODE.replace("listen = \"127.0.0.1:9464\"", "listen = \"localhost\"")));
+    let e = one_error(node(
+        &NODE.replace("listen = \"127.0.0.1:9464\"", "listen = \"localhost\""),
+    ));
     assert_eq!(e.key, "http.listen");
 
-    let e = one_error(node(&NODE.replace("kind = \"centre\"", "kind = \"station\"")));
+    let e = one_error(node(
+        &NODE.replace("kind = \"centre\"", "kind = \"station\""),
+    ));
     assert_eq!(e.key, "desk");
     assert!(e.message.contains("0 desks"), "{}", e.message);
 
@@ -89,24 +118,35 @@ fn camera_mistakes_are_caught() {
     let e = one_error(cameras(&dup));
     assert_eq!(e.key, "camera[1].id");
 
-    let e = one_error(cameras(&CAMERAS.replace("sampling = \"2fps\"", "sampling = \"fast\"")));
+    let e = one_error(cameras(
+        &CAMERAS.replace("sampling = \"2fps\"", "sampling = \"fast\""),
+    ));
     assert_eq!(e.key, "camera[0].sampling");
 
-    let e = one_error(cameras(&CAMERAS.replace("[0.78, 0.05], [1.0, 0.05]", "[0.78, 0.05], [1.4, 0.05]")));
+    let e = one_error(cameras(
+        &CAMERAS.replace("[0.78, 0.05], [1.0, 0.05]", "[0.78, 0.05], [1.4, 0.05]"),
+    ));
     assert_eq!(e.key, "camera[0].rule[4].zone[1]");
     assert!(e.hint.unwrap().contains("normalised"));
 
-    let e = one_error(cameras(&CAMERAS.replace("classes = [\"person\"]\n  zone", "classes = [\"pedestrian\"]\n  zone")));
+    let e = one_error(cameras(&CAMERAS.replace(
+        "classes = [\"person\"]\n  zone",
+        "classes = [\"pedestrian\"]\n  zone",
+    )));
     assert_eq!(e.key, "camera[0].rule[0].classes[0]");
 
     // A key that does not apply to the rule's kind is an error, not silently ignored.
-    let e = one_error(cameras(&CAMERAS.replace("dwell_s = 40", "dwell_s = 40\n  min_persons = 3")));
+    let e = one_error(cameras(
+        &CAMERAS.replace("dwell_s = 40", "dwell_s = 40\n  min_persons = 3"),
+    ));
     assert_eq!(e.key, "camera[0].rule[2].min_persons");
 
     let e = one_error(cameras(&CAMERAS.replace("\"20:00-06:00\"", "\"8pm-6am\"")));
     assert_eq!(e.key, "camera[0].rule[0].schedule[0]");
 
-    let e = one_error(cameras(&CAMERAS.replace("kind = \"loitering\"", "kind = \"loiter\"")));
+    let e = one_error(cameras(
+        &CAMERAS.replace("kind = \"loitering\"", "kind = \"loiter\""),
+    ));
     assert_eq!(e.key, "camera[0].rule[2].kind");
 }
 
@@ -119,7 +159,10 @@ fn passwords_never_appear_in_errors_or_debug() {
     let inv = cameras(&text).unwrap();
     let cam = &inv.cameras[1];
     assert_eq!(cam.url, "rtsp://127.0.0.1:8554/cam/1");
-    assert_eq!(cam.credentials.as_ref().unwrap().password.expose(), "hunter2");
+    assert_eq!(
+        cam.credentials.as_ref().unwrap().password.expose(),
+        "hunter2"
+    );
     assert!(!format!("{inv:?}").contains("hunter2"));
 
     let bad = text.replace("rtsp://admin:hunter2@", "rtp://admin:hunter2@");
@@ -136,7 +179,15 @@ fn passwords_never_appear_in_errors_or_debug() {
         (k == "CAM2_PASSWORD").then(|| "s3cret".to_string())
     })
     .unwrap();
-    assert_eq!(inv.cameras[1].credentials.as_ref().unwrap().password.expose(), "s3cret");
+    assert_eq!(
+        inv.cameras[1]
+            .credentials
+            .as_ref()
+            .unwrap()
+            .password
+            .expose(),
+        "s3cret"
+    );
 }
 
 #[test]
@@ -144,7 +195,9 @@ fn cross_file_references_are_checked() {
     let n = node(NODE).unwrap();
     let inv = cameras(&CAMERAS.replace("desk = \"futian-ps\"", "desk = \"nowhere-ps\"")).unwrap();
     let j = Jurisdictions::parse(AREAS, Path::new("j.geojson")).unwrap();
-    let e = Settings::assemble(n, inv, j, Path::new("xueliang.toml")).unwrap_err().0;
+    let e = Settings::assemble(n, inv, j, Path::new("xueliang.toml"))
+        .unwrap_err()
+        .0;
     assert_eq!(e.len(), 1);
     assert_eq!(e[0].key, "camera[5].desk");
     assert!(e[0].hint.as_ref().unwrap().contains("[[desk]]"));
@@ -152,12 +205,20 @@ fn cross_file_references_are_checked() {
 
 #[test]
 fn geojson_problems_are_named() {
-    let e = Jurisdictions::parse("{\"type\": \"Point\", \"coordinates\": [1, 2]}", Path::new("j.geojson"))
+    let e = Jurisdictions::parse(
+        "{\"type\": \"Point\", \"coordinates\": [1, 2]}",
+        Path::new("j.geojson"),
+    )
+    .unwrap_err()
+    .0;
+    assert!(e[0].message.contains("FeatureCollection"));
+    let swapped = AREAS.replace(
+        "[114.0420, 22.5300], [114.0650",
+        "[22.5300, 114.0420], [114.0650",
+    );
+    let e = Jurisdictions::parse(&swapped, Path::new("j.geojson"))
         .unwrap_err()
         .0;
-    assert!(e[0].message.contains("FeatureCollection"));
-    let swapped = AREAS.replace("[114.0420, 22.5300], [114.0650", "[22.5300, 114.0420], [114.0650");
-    let e = Jurisdictions::parse(&swapped, Path::new("j.geojson")).unwrap_err().0;
     assert_eq!(e[0].key, "features[0].geometry");
     assert!(e[0].hint.as_ref().unwrap().contains("longitude"));
     assert!(Jurisdictions::parse("{not json", Path::new("j.geojson")).is_err());

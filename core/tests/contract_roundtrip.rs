@@ -76,7 +76,7 @@ fn malformed_alerts_say_where() {
     ));
 
     let mut a = sample_alert();
-    a.alert_id = Uuid::from_u128(0x1234_5678_9abc_4def_8123_456789abcdef);
+    a.alert_id = Uuid::from_u128(0x1234_5678_9abc_4def_8123_4567_89ab_cdef);
     assert!(matches!(
         AlertV1::from_json(&a.to_json()),
         Err(AlertDecodeError::NotV7(_))

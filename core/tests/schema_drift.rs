@@ -33,7 +33,8 @@ fn checked_in_schemas_match_the_code() {
 
 #[test]
 fn alert_schema_names_every_required_field() {
-    let schema = serde_json::to_value(schemars::schema_for!(xueliang_core::contract::AlertV1)).unwrap();
+    let schema =
+        serde_json::to_value(schemars::schema_for!(xueliang_core::contract::AlertV1)).unwrap();
     let required: Vec<&str> = schema["required"]
         .as_array()
         .unwrap()
@@ -51,7 +52,10 @@ fn alert_schema_names_every_required_field() {
         "detected_at",
         "published_at",
     ] {
-        assert!(required.contains(&f), "{f} missing from required: {required:?}");
+        assert!(
+            required.contains(&f),
+            "{f} missing from required: {required:?}"
+        );
     }
     assert_eq!(schema["additionalProperties"], serde_json::json!(false));
 }

@@ -9,7 +9,11 @@ pub fn run(path: &Path) -> ExitCode {
             let rules: usize = s.inventory.cameras.iter().map(|c| c.rules.len()).sum();
             let enabled = s.inventory.cameras.iter().filter(|c| c.enabled).count();
             println!("{}: OK", path.display());
-            println!("  node       {} (data in {})", s.node.name, s.node.data_dir.display());
+            println!(
+                "  node       {} (data in {})",
+                s.node.name,
+                s.node.data_dir.display()
+            );
             println!(
                 "  cameras    {} ({} enabled, {} rules) from {}",
                 s.inventory.cameras.len(),

@@ -1,4 +1,5 @@
 pub mod check_config;
+pub mod models;
 pub mod run;
 pub mod schema;
 

@@ -63,7 +63,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
         let _ = server.await;
     };
-    if tokio::time::timeout(node.drain_timeout, drain).await.is_err() {
+    if tokio::time::timeout(node.drain_timeout, drain)
+        .await
+        .is_err()
+    {
         tracing::warn!(
             timeout_s = node.drain_timeout.as_secs(),
             "drain timed out; exiting with work still in flight"

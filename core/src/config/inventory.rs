@@ -200,7 +200,11 @@ impl Inventory {
             let id = match CameraId::new(c.id.clone()) {
                 Ok(id) => id,
                 Err(err) => {
-                    e.push(format!("{key}.id"), format!("camera id {:?} {err}", c.id), "");
+                    e.push(
+                        format!("{key}.id"),
+                        format!("camera id {:?} {err}", c.id),
+                        "",
+                    );
                     continue;
                 }
             };
@@ -212,7 +216,11 @@ impl Inventory {
                 );
             }
             if c.name.trim().is_empty() {
-                e.push(format!("{key}.name"), format!("camera {id} has no name"), "");
+                e.push(
+                    format!("{key}.name"),
+                    format!("camera {id} has no name"),
+                    "",
+                );
             }
             let (url, embedded) = match split_rtsp_url(&c.url) {
                 Ok(v) => v,
@@ -287,11 +295,15 @@ impl Inventory {
                 None => default_transport,
                 Some(t) => transport(&mut e, &format!("{key}.transport"), t),
             };
-            if !(-90.0..=90.0).contains(&c.location.lat) || !(-180.0..=180.0).contains(&c.location.lon)
+            if !(-90.0..=90.0).contains(&c.location.lat)
+                || !(-180.0..=180.0).contains(&c.location.lon)
             {
                 e.push(
                     format!("{key}.location"),
-                    format!("camera {id}: lat {} lon {} is not on Earth", c.location.lat, c.location.lon),
+                    format!(
+                        "camera {id}: lat {} lon {} is not on Earth",
+                        c.location.lat, c.location.lon
+                    ),
                     "use WGS-84 degrees: location = { lat = 22.54, lon = 114.05 }",
                 );
             }
@@ -357,7 +369,11 @@ fn transport(e: &mut Errors<'_>, key: &str, t: &str) -> Transport {
         "tcp" => Transport::Tcp,
         "udp" => Transport::Udp,
         other => {
-            e.push(key, format!("unknown transport {other:?}"), "use \"tcp\" or \"udp\"");
+            e.push(
+                key,
+                format!("unknown transport {other:?}"),
+                "use \"tcp\" or \"udp\"",
+            );
             Transport::Tcp
         }
     }

@@ -75,7 +75,11 @@ impl Jurisdictions {
             let name = s("name", &mut e);
             let desk = s("desk_id", &mut e);
             if !id.is_empty() && !ids.insert(id.clone()) {
-                e.push(format!("{key}.properties.id"), format!("jurisdiction id `{id}` appears twice"), "");
+                e.push(
+                    format!("{key}.properties.id"),
+                    format!("jurisdiction id `{id}` appears twice"),
+                    "",
+                );
             }
             let kind = match props.get("kind").map(|v| v.as_str()) {
                 None | Some(Some("station")) => AreaKind::Station,
@@ -93,14 +97,20 @@ impl Jurisdictions {
                 Ok(d) => Some(d),
                 Err(err) => {
                     if !desk.is_empty() {
-                        e.push(format!("{key}.properties.desk_id"), format!("{desk:?} {err}"), "");
+                        e.push(
+                            format!("{key}.properties.desk_id"),
+                            format!("{desk:?} {err}"),
+                            "",
+                        );
                     }
                     None
                 }
             };
             let shape: Option<MultiPolygon<f64>> = match f.geometry.map(|g| g.value) {
                 Some(geojson::Value::Polygon(p)) => {
-                    geo::Polygon::<f64>::try_from(geojson::Value::Polygon(p)).ok().map(|p| MultiPolygon(vec![p]))
+                    geo::Polygon::<f64>::try_from(geojson::Value::Polygon(p))
+                        .ok()
+                        .map(|p| MultiPolygon(vec![p]))
                 }
                 Some(v @ geojson::Value::MultiPolygon(_)) => MultiPolygon::<f64>::try_from(v).ok(),
                 Some(other) => {
@@ -118,9 +128,14 @@ impl Jurisdictions {
             };
             if let Some(shape) = &shape {
                 let bad = shape.0.iter().flat_map(|p| {
-                    std::iter::once(p.exterior()).chain(p.interiors()).flat_map(|r| r.0.iter())
+                    std::iter::once(p.exterior())
+                        .chain(p.interiors())
+                        .flat_map(|r| r.0.iter())
                 });
-                if let Some(c) = bad.into_iter().find(|c| !(-180.0..=180.0).contains(&c.x) || !(-90.0..=90.0).contains(&c.y)) {
+                if let Some(c) = bad
+                    .into_iter()
+                    .find(|c| !(-180.0..=180.0).contains(&c.x) || !(-90.0..=90.0).contains(&c.y))
+                {
                     e.push(
                         format!("{key}.geometry"),
                         format!("coordinate [{}, {}] is not [lon, lat] in degrees", c.x, c.y),
@@ -132,9 +147,18 @@ impl Jurisdictions {
                 }
             }
             if let (Some(desk_id), Some(shape)) = (desk_id, shape) {
-                areas.push(Area { id, name, desk_id, kind, shape });
+                areas.push(Area {
+                    id,
+                    name,
+                    desk_id,
+                    kind,
+                    shape,
+                });
             }
         }
-        e.finish(Jurisdictions { file: file.to_path_buf(), areas })
+        e.finish(Jurisdictions {
+            file: file.to_path_buf(),
+            areas,
+        })
     }
 }

@@ -49,7 +49,10 @@ impl Settings {
                     ConfigError::new(
                         &inventory.file,
                         format!("camera[{i}].desk"),
-                        format!("camera {} names desk `{desk}`, which is not defined", cam.id),
+                        format!(
+                            "camera {} names desk `{desk}`, which is not defined",
+                            cam.id
+                        ),
                     )
                     .hint(format!(
                         "add a [[desk]] with id = \"{desk}\" to {} or fix the id",

@@ -219,7 +219,9 @@ struct ShutdownRaw {
 
 impl Default for ShutdownRaw {
     fn default() -> Self {
-        ShutdownRaw { drain_timeout_s: 10 }
+        ShutdownRaw {
+            drain_timeout_s: 10,
+        }
     }
 }
 
@@ -348,7 +350,11 @@ impl NodeConfig {
             0
         });
         if raw.node.name.trim().is_empty() {
-            e.push("node.name", "is empty", "give this node a name, e.g. \"edge-1\"");
+            e.push(
+                "node.name",
+                "is empty",
+                "give this node a name, e.g. \"edge-1\"",
+            );
         }
 
         if raw.kafka.brokers.trim().is_empty() {

@@ -131,7 +131,11 @@ impl RuleRaw {
     pub(crate) fn validate(self, key: &str, e: &mut Errors<'_>) -> Option<Rule> {
         let before = e.list.len();
         if self.id.trim().is_empty() {
-            e.push(format!("{key}.id"), "is empty", "give the rule an id, e.g. \"gate-intrusion\"");
+            e.push(
+                format!("{key}.id"),
+                "is empty",
+                "give the rule an id, e.g. \"gate-intrusion\"",
+            );
         }
         // Which optional keys each kind accepts; anything else set is an error.
         let allowed: &[&str] = match self.kind.as_str() {
@@ -163,7 +167,11 @@ impl RuleRaw {
                 e.push(
                     format!("{key}.{name}"),
                     format!("does not apply to a {} rule", self.kind),
-                    &format!("remove it; a {} rule takes {}", self.kind, allowed.join(", ")),
+                    &format!(
+                        "remove it; a {} rule takes {}",
+                        self.kind,
+                        allowed.join(", ")
+                    ),
                 );
             }
         }
@@ -192,7 +200,11 @@ impl RuleRaw {
                 None => default.iter().map(|s| s.to_string()).collect(),
             };
             if list.is_empty() {
-                e.push(format!("{key}.classes"), "is empty", "list at least one class, e.g. [\"person\"]");
+                e.push(
+                    format!("{key}.classes"),
+                    "is empty",
+                    "list at least one class, e.g. [\"person\"]",
+                );
             }
             for (i, c) in list.iter().enumerate() {
                 if labels::class_index(c).is_none() {
@@ -205,21 +217,25 @@ impl RuleRaw {
             }
             list
         };
-        let secs = |e: &mut Errors<'_>, name: &str, v: Option<f64>, default: Option<f64>| {
-            match v.or(default) {
-                Some(s) if s.is_finite() && s >= 0.0 && s <= 86_400.0 => Duration::from_secs_f64(s),
-                Some(s) => {
-                    e.push(format!("{key}.{name}"), format!("{s} is out of range"), "use seconds in 0..=86400");
-                    Duration::ZERO
-                }
-                None => {
-                    e.push(
-                        format!("{key}.{name}"),
-                        format!("is required for a {} rule", self.kind),
-                        &format!("e.g. {name} = 30"),
-                    );
-                    Duration::ZERO
-                }
+        let secs = |e: &mut Errors<'_>, name: &str, v: Option<f64>, default: Option<f64>| match v
+            .or(default)
+        {
+            Some(s) if (0.0..=86_400.0).contains(&s) => Duration::from_secs_f64(s),
+            Some(s) => {
+                e.push(
+                    format!("{key}.{name}"),
+                    format!("{s} is out of range"),
+                    "use seconds in 0..=86400",
+                );
+                Duration::ZERO
+            }
+            None => {
+                e.push(
+                    format!("{key}.{name}"),
+                    format!("is required for a {} rule", self.kind),
+                    &format!("e.g. {name} = 30"),
+                );
+                Duration::ZERO
             }
         };
 
@@ -233,12 +249,23 @@ impl RuleRaw {
                     Some(l) if l.len() == 2 => {
                         let p = norm_points(l, &format!("{key}.line"), e);
                         if p.len() == 2 && p[0] == p[1] {
-                            e.push(format!("{key}.line"), "both points are the same", "a line needs two distinct points");
+                            e.push(
+                                format!("{key}.line"),
+                                "both points are the same",
+                                "a line needs two distinct points",
+                            );
                         }
-                        [p.first().copied().unwrap_or_default(), p.get(1).copied().unwrap_or_default()]
+                        [
+                            p.first().copied().unwrap_or_default(),
+                            p.get(1).copied().unwrap_or_default(),
+                        ]
                     }
                     Some(l) => {
-                        e.push(format!("{key}.line"), format!("has {} points; a line has exactly 2", l.len()), "");
+                        e.push(
+                            format!("{key}.line"),
+                            format!("has {} points; a line has exactly 2", l.len()),
+                            "",
+                        );
                         [[0.0; 2]; 2]
                     }
                     None => {
@@ -276,7 +303,11 @@ impl RuleRaw {
             "crowd_gathering" => {
                 let min_persons = self.min_persons.unwrap_or(5);
                 if min_persons < 2 {
-                    e.push(format!("{key}.min_persons"), format!("{min_persons} is not a crowd"), "use 2 or more");
+                    e.push(
+                        format!("{key}.min_persons"),
+                        format!("{min_persons} is not a crowd"),
+                        "use 2 or more",
+                    );
                 }
                 RuleSpec::CrowdGathering {
                     zone: zone(e),

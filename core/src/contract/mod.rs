@@ -20,7 +20,10 @@ pub fn schemas() -> Vec<(&'static str, schemars::Schema)> {
         ("alert-v1.schema.json", schemars::schema_for!(AlertV1)),
         ("camera-v1.schema.json", schemars::schema_for!(CameraV1)),
         ("desk-v1.schema.json", schemars::schema_for!(DeskV1)),
-        ("jurisdiction-v1.schema.json", schemars::schema_for!(JurisdictionV1)),
+        (
+            "jurisdiction-v1.schema.json",
+            schemars::schema_for!(JurisdictionV1),
+        ),
         ("incident-v1.schema.json", schemars::schema_for!(IncidentV1)),
     ]
 }

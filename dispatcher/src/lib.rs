@@ -1,0 +1,5 @@
+//! Dispatcher: consumes Alert v1 from Kafka, routes each alert to the responsible desk, groups
+//! alerts into incidents, persists them and serves the desk API and UI. (Being built under
+//! issue #5.)
+
+pub mod routing;
