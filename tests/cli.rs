@@ -159,3 +159,14 @@ fn run_serves_health_and_metrics_and_drains_on_sigterm() {
         .unwrap();
     assert!(log.contains("draining") && log.contains("stopped"), "{log}");
 }
+
+#[test]
+fn models_list_knows_the_default_model_and_fetch_rejects_unknown_ones() {
+    let out = bin().args(["models", "list"]).output().unwrap();
+    assert!(out.status.success());
+    let list = String::from_utf8_lossy(&out.stdout);
+    assert!(list.contains("nanodet-m-416"), "{list}");
+    let out = bin().args(["models", "fetch", "yolo-nonexistent"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown model"));
+}
