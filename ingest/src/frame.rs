@@ -1,0 +1,255 @@
+//! What ingest hands to the analyzer: one decoded, sampled picture of one camera.
+//!
+//! Design decisions:
+//! - **Pixels at the model's size, packed BGR.** The detector wants BGR (see `shared/MODELS.md`),
+//!   so the decoder pipeline scales and converts once, on the decoder thread, and the analyzer
+//!   only normalises. Rows are packed (`stride == width * 3`): when GStreamer pads rows the
+//!   pipeline repacks, otherwise [`Frame::data`] shares the GStreamer buffer without a copy.
+//! - **The full-size picture rides along for free.** Evidence snapshots need the source
+//!   resolution, but converting every frame to full-size BGR would cost as much again as the
+//!   scale+convert. Instead [`Frame::source`] keeps a reference to the decoder's own output
+//!   buffer (YUV, refcounted, no copy, no conversion) and [`SourcePicture::to_bgr`] converts it
+//!   only for the rare frame that becomes evidence. The price is memory: a queued frame pins one
+//!   source-size YUV buffer (1.5 bytes/pixel, 3 MB at 1080p), bounded by the frame queue.
+//! - **Two clocks.** `pts` is stream time (monotonic within one RTSP session) and
+//!   `received_at` a local [`Instant`] for lag; `captured_at` is wall-clock time of capture taken
+//!   from the camera's RTCP sender reports when they are plausible, else the receive time
+//!   ([`CaptureClock`] says which).
+//! - **Cheap health signals per frame** ([`LumaStats`]): mean, variance and an 8×8 luma thumbnail
+//!   computed on a sparse grid of the output picture, so camera-health rules (video loss,
+//!   frozen picture, covered lens) need not touch pixels again.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use xueliang_core::CameraId;
+
+/// Pixel layout of [`Frame::data`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PixelFormat {
+    /// 8-bit B, G, R per pixel, rows packed.
+    Bgr,
+}
+
+impl PixelFormat {
+    pub fn bytes_per_pixel(self) -> usize {
+        match self {
+            PixelFormat::Bgr => 3,
+        }
+    }
+}
+
+/// Where [`Frame::captured_at`] came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaptureClock {
+    /// The camera's RTCP sender report mapped the RTP timestamp to its NTP clock.
+    SenderReport,
+    /// No plausible sender report: the time ingest received the frame.
+    Receive,
+}
+
+/// Luma statistics of a frame, for camera-health rules.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LumaStats {
+    /// Mean luma, 0–255 (BT.601 weights).
+    pub mean: f32,
+    /// Variance of luma over the sample grid; near zero for a black, grey or covered picture.
+    pub variance: f32,
+    /// Mean luma of each cell of an 8×8 grid (row-major): compare two frames' thumbnails to tell
+    /// a frozen picture from a live one without keeping whole frames.
+    pub thumbnail: [u8; 64],
+}
+
+impl LumaStats {
+    /// Computes the statistics on packed BGR pixels, sampling about one pixel in 16.
+    pub fn from_bgr(data: &[u8], width: u32, height: u32) -> LumaStats {
+        let (w, h) = (width as usize, height as usize);
+        let mut cell_sum = [0u32; 64];
+        let mut cell_n = [0u32; 64];
+        let (mut sum, mut sum_sq, mut n) = (0u64, 0u64, 0u64);
+        if w > 0 && h > 0 && data.len() >= w * h * 3 {
+            for y in (0..h).step_by(4) {
+                let row = &data[y * w * 3..(y + 1) * w * 3];
+                let cy = y * 8 / h;
+                for x in (0..w).step_by(4) {
+                    let p = &row[x * 3..x * 3 + 3];
+                    // BT.601: Y = 0.114 B + 0.587 G + 0.299 R, in 8.8 fixed point.
+                    let l =
+                        (29 * u32::from(p[0]) + 150 * u32::from(p[1]) + 77 * u32::from(p[2])) >> 8;
+                    sum += u64::from(l);
+                    sum_sq += u64::from(l * l);
+                    n += 1;
+                    let c = cy * 8 + x * 8 / w;
+                    cell_sum[c] += l;
+                    cell_n[c] += 1;
+                }
+            }
+        }
+        let mut thumbnail = [0u8; 64];
+        for (t, (s, c)) in thumbnail.iter_mut().zip(cell_sum.iter().zip(cell_n)) {
+            *t = s.checked_div(c).unwrap_or(0) as u8;
+        }
+        if n == 0 {
+            return LumaStats {
+                mean: 0.0,
+                variance: 0.0,
+                thumbnail,
+            };
+        }
+        let mean = sum as f64 / n as f64;
+        let variance = (sum_sq as f64 / n as f64 - mean * mean).max(0.0);
+        LumaStats {
+            mean: mean as f32,
+            variance: variance as f32,
+            thumbnail,
+        }
+    }
+
+    /// Mean absolute difference of two thumbnails (0–255): near 0 for a frozen picture.
+    pub fn thumbnail_difference(&self, other: &LumaStats) -> f32 {
+        let total: u32 = self
+            .thumbnail
+            .iter()
+            .zip(other.thumbnail.iter())
+            .map(|(a, b)| u32::from(a.abs_diff(*b)))
+            .sum();
+        total as f32 / 64.0
+    }
+}
+
+/// The decoder's own output picture at the stream's resolution (YUV, as decoded), kept by
+/// reference. Convert it with [`SourcePicture::to_bgr`] when a full-size image is needed.
+#[derive(Clone)]
+pub struct SourcePicture {
+    pub(crate) buffer: gstreamer::Buffer,
+    pub(crate) info: gstreamer_video::VideoInfo,
+}
+
+impl SourcePicture {
+    pub fn width(&self) -> u32 {
+        self.info.width()
+    }
+
+    pub fn height(&self) -> u32 {
+        self.info.height()
+    }
+
+    /// Converts to packed BGR at the source size, or scaled (stretched) to `size`.
+    /// Costs one colour conversion (a few ms at 1080p); meant for evidence, not every frame.
+    pub fn to_bgr(&self, size: Option<(u32, u32)>) -> Result<Vec<u8>, crate::decode::DecodeError> {
+        crate::decode::convert::to_bgr(&self.buffer, &self.info, size)
+    }
+}
+
+impl fmt::Debug for SourcePicture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "SourcePicture({}x{} {:?})",
+            self.info.width(),
+            self.info.height(),
+            self.info.format()
+        )
+    }
+}
+
+/// One decoded, sampled picture of one camera.
+#[derive(Clone)]
+pub struct Frame {
+    pub camera: CameraId,
+    /// Per-camera count of frames emitted by the decoder, across reconnects; a gap at the
+    /// analyzer means frames were dropped on the way (queue full).
+    pub seq: u64,
+    /// Stream time (RTP timestamp since the start of the RTSP session).
+    pub pts: Duration,
+    /// Wall-clock capture time; see [`Frame::capture_clock`].
+    pub captured_at: DateTime<Utc>,
+    pub capture_clock: CaptureClock,
+    /// When the encoded frame arrived from the network.
+    pub received_at: Instant,
+    /// When the decoder finished this frame (so `decoded_at - received_at` is the ingest lag).
+    pub decoded_at: Instant,
+    /// Whether the encoded frame was a random-access point (IDR).
+    pub keyframe: bool,
+    pub width: u32,
+    pub height: u32,
+    pub format: PixelFormat,
+    /// `width * height * 3` bytes, rows packed.
+    pub data: Bytes,
+    /// The stream's resolution, to scale boxes back to source pixels.
+    pub source_size: (u32, u32),
+    pub luma: LumaStats,
+    /// The full-size decoder output, if the decoder was asked to keep it.
+    pub source: Option<SourcePicture>,
+}
+
+// Frames cross from decoder threads to the analyzer's threads.
+const _: fn() = || {
+    fn is_send_sync<T: Send + Sync>() {}
+    is_send_sync::<Frame>();
+};
+
+impl Frame {
+    /// Receive-to-decode latency of this frame.
+    pub fn ingest_lag(&self) -> Duration {
+        self.decoded_at.saturating_duration_since(self.received_at)
+    }
+}
+
+impl fmt::Debug for Frame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Frame")
+            .field("camera", &self.camera)
+            .field("seq", &self.seq)
+            .field("pts", &self.pts)
+            .field("captured_at", &self.captured_at)
+            .field("capture_clock", &self.capture_clock)
+            .field("keyframe", &self.keyframe)
+            .field("size", &(self.width, self.height))
+            .field("source_size", &self.source_size)
+            .field("luma_mean", &self.luma.mean)
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn luma_of_flat_and_split_pictures() {
+        let (w, h) = (64u32, 32u32);
+        let grey = vec![128u8; (w * h * 3) as usize];
+        let s = LumaStats::from_bgr(&grey, w, h);
+        assert!((s.mean - 127.0).abs() < 1.5, "{}", s.mean);
+        assert!(s.variance < 0.01);
+        assert!(s.thumbnail.iter().all(|&t| t.abs_diff(127) <= 1));
+
+        // Left half black, right half white.
+        let mut split = vec![0u8; (w * h * 3) as usize];
+        for y in 0..h as usize {
+            for x in (w as usize / 2)..w as usize {
+                let i = (y * w as usize + x) * 3;
+                split[i..i + 3].copy_from_slice(&[255, 255, 255]);
+            }
+        }
+        let t = LumaStats::from_bgr(&split, w, h);
+        assert!((t.mean - 127.5).abs() < 2.0, "{}", t.mean);
+        assert!(t.variance > 16_000.0, "{}", t.variance);
+        assert_eq!(t.thumbnail[0], 0);
+        assert_eq!(t.thumbnail[7], 255);
+        assert!(t.thumbnail_difference(&s) > 100.0);
+        assert_eq!(s.thumbnail_difference(&s), 0.0);
+    }
+
+    #[test]
+    fn luma_of_short_buffer_is_zero_not_a_panic() {
+        let s = LumaStats::from_bgr(&[1, 2, 3], 10, 10);
+        assert_eq!(s.mean, 0.0);
+    }
+}

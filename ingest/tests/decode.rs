@@ -1,0 +1,438 @@
+//! The GStreamer decoder on real video: the vtest street clip (H.264, as camsim serves it) fed
+//! access unit by access unit, and vtest.avi through the file decoder.
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use tokio::sync::mpsc;
+use xueliang_core::CameraId;
+use xueliang_core::config::Sampling;
+use xueliang_ingest::camsim::{self, ClipPreset, h264};
+use xueliang_ingest::decode::{
+    Accel, Codec, DecoderOptions, EncodedUnit, FileDecodeOptions, FileDecoder, OutputSize,
+    StreamDecoder,
+};
+use xueliang_ingest::frame::{CaptureClock, Frame};
+use xueliang_ingest::stats::CameraCounters;
+
+const VTEST_AVI: &str = "/usr/share/doc/opencv-doc/examples/data/vtest.avi";
+const FRAME: Duration = Duration::from_millis(40);
+
+fn vtest_h264() -> PathBuf {
+    static P: OnceLock<PathBuf> = OnceLock::new();
+    P.get_or_init(|| {
+        camsim::ensure_clip(ClipPreset::Vtest, &camsim::default_cache_dir())
+            .expect("encode vtest (needs ffmpeg and opencv-doc)")
+    })
+    .clone()
+}
+
+/// The clip's access units, Annex B, with their keyframe flag.
+fn units() -> &'static [(Vec<u8>, bool)] {
+    static U: OnceLock<Vec<(Vec<u8>, bool)>> = OnceLock::new();
+    U.get_or_init(|| {
+        let data = std::fs::read(vtest_h264()).unwrap();
+        let nals = h264::nal_units(&data);
+        h264::access_units(&nals)
+            .into_iter()
+            .map(|au| {
+                let mut v = Vec::new();
+                for n in &au.nals {
+                    v.extend_from_slice(&[0, 0, 0, 1]);
+                    v.extend_from_slice(n);
+                }
+                (v, au.is_idr())
+            })
+            .collect()
+    })
+}
+
+fn unit(i: usize, data: Vec<u8>, keyframe: bool) -> EncodedUnit {
+    EncodedUnit {
+        data,
+        pts: FRAME * i as u32,
+        keyframe,
+        received_at: Instant::now(),
+        captured_at: Utc::now(),
+        capture_clock: CaptureClock::Receive,
+    }
+}
+
+struct Rig {
+    decoder: StreamDecoder,
+    rx: mpsc::Receiver<Frame>,
+    counters: Arc<CameraCounters>,
+}
+
+fn rig(sampling: Sampling, opts: DecoderOptions, queue: usize) -> Rig {
+    let camera = CameraId::new("decode-test").unwrap();
+    let counters = CameraCounters::new(&camera);
+    let (tx, rx) = mpsc::channel(queue);
+    let decoder =
+        StreamDecoder::new(&camera, Codec::H264, sampling, &opts, counters.clone(), tx).unwrap();
+    Rig {
+        decoder,
+        rx,
+        counters,
+    }
+}
+
+fn drain(rx: &mut mpsc::Receiver<Frame>) -> Vec<Frame> {
+    let mut out = vec![];
+    while let Ok(f) = rx.try_recv() {
+        out.push(f);
+    }
+    out
+}
+
+fn mean_abs_diff(a: &[u8], b: &[u8]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(x.abs_diff(*y)))
+        .sum::<f64>()
+        / a.len() as f64
+}
+
+#[test]
+fn keyframes_decode_to_416_bgr_with_real_content() {
+    let mut r = rig(Sampling::Keyframes, DecoderOptions::default(), 64);
+    let keys: Vec<usize> = (0..units().len())
+        .filter(|&i| units()[i].1)
+        .take(6)
+        .collect();
+    assert_eq!(keys[..3], [0, 50, 100], "the clip is GOP 50");
+    for &i in &keys {
+        r.decoder.push(unit(i, units()[i].0.clone(), true)).unwrap();
+    }
+    let frames = drain(&mut r.rx);
+    assert_eq!(
+        frames.len(),
+        keys.len(),
+        "one picture per keyframe, no delay"
+    );
+    for (f, &i) in frames.iter().zip(&keys) {
+        assert_eq!((f.width, f.height), (416, 416));
+        assert_eq!(f.data.len(), 416 * 416 * 3);
+        assert_eq!(f.source_size, (768, 576));
+        assert_eq!(f.pts, FRAME * i as u32);
+        assert!(f.keyframe);
+        let src = f.source.as_ref().expect("source picture kept");
+        assert_eq!((src.width(), src.height()), (768, 576));
+    }
+    // Real content: a street scene is neither flat nor dark, and people move between frames
+    // 2 s apart while most of the picture stays.
+    for w in frames.windows(2) {
+        let d = mean_abs_diff(&w[0].data, &w[1].data);
+        assert!(
+            d > 0.5 && d < 40.0,
+            "consecutive sampled frames differ by {d}"
+        );
+    }
+    let f0 = &frames[0];
+    eprintln!(
+        "frame 0: luma mean {:.2} var {:.1}; thumbnail {:?}",
+        f0.luma.mean, f0.luma.variance, f0.luma.thumbnail
+    );
+    // Stored reference of frame 0 (vtest recipe v1, libav 5.1, videoscale bilinear): mean luma
+    // and the 8x8 thumbnail, within a tolerance that absorbs scaler/decoder version drift.
+    assert!(
+        (f0.luma.mean - REF_MEAN).abs() < 2.0,
+        "frame 0 mean luma {} (reference {REF_MEAN})",
+        f0.luma.mean
+    );
+    let thumb_diff: f32 = f0
+        .luma
+        .thumbnail
+        .iter()
+        .zip(REF_THUMB.iter())
+        .map(|(a, b)| f32::from(a.abs_diff(*b)))
+        .sum::<f32>()
+        / 64.0;
+    assert!(
+        thumb_diff < 3.0,
+        "frame 0 thumbnail differs by {thumb_diff}: {:?}",
+        f0.luma.thumbnail
+    );
+    // The full-size picture converts on demand and agrees with the scaled one.
+    let full = f0.source.as_ref().unwrap().to_bgr(None).unwrap();
+    assert_eq!(full.len(), 768 * 576 * 3);
+    let small = f0
+        .source
+        .as_ref()
+        .unwrap()
+        .to_bgr(Some((416, 416)))
+        .unwrap();
+    let d = mean_abs_diff(&small, &f0.data);
+    assert!(
+        d < 4.0,
+        "source picture scaled on demand differs from the pipeline's by {d}"
+    );
+    let snap = r.counters.snapshot();
+    assert_eq!((snap.decoded, snap.emitted, snap.decode_errors), (6, 6, 0));
+}
+
+/// Frame 0 of the vtest clip as decoded on Debian bookworm (GStreamer 1.22, libav 5.1),
+/// recorded 2026-11: mean luma and the 8x8 luma thumbnail of the 416x416 BGR picture.
+const REF_MEAN: f32 = 117.65;
+#[rustfmt::skip]
+const REF_THUMB: [u8; 64] = [
+    131, 109, 114, 116, 113, 121, 129, 106,
+    98, 111, 114, 126, 130, 126, 129, 115,
+    126, 141, 140, 143, 146, 139, 142, 108,
+    119, 150, 155, 202, 204, 191, 156, 117,
+    65, 82, 88, 135, 191, 196, 169, 155,
+    54, 71, 86, 94, 105, 140, 178, 163,
+    44, 67, 77, 95, 90, 87, 93, 122,
+    46, 84, 73, 79, 83, 80, 74, 68,
+];
+
+#[test]
+fn n_fps_decodes_every_frame_but_emits_n_per_second() {
+    let mut r = rig(Sampling::Fps(2.0), DecoderOptions::default(), 256);
+    let n = 250; // 10 s
+    for (i, (data, key)) in units()[..n].iter().enumerate() {
+        r.decoder.push(unit(i, data.clone(), *key)).unwrap();
+    }
+    let frames = drain(&mut r.rx);
+    assert!(
+        (19..=21).contains(&frames.len()),
+        "{} frames in 10 s at 2 fps",
+        frames.len()
+    );
+    for w in frames.windows(2) {
+        let gap = w[1].pts - w[0].pts;
+        assert!(
+            gap >= Duration::from_millis(480) && gap <= Duration::from_millis(520),
+            "{gap:?}"
+        );
+    }
+    let s = r.counters.snapshot();
+    assert_eq!(s.decoded, n as u64, "every frame decoded");
+    assert_eq!(s.emitted, frames.len() as u64);
+}
+
+#[test]
+fn full_queue_drops_the_newest_and_counts_it() {
+    let mut r = rig(Sampling::All, DecoderOptions::default(), 5);
+    for (i, (data, key)) in units()[..20].iter().enumerate() {
+        r.decoder.push(unit(i, data.clone(), *key)).unwrap();
+    }
+    let frames = drain(&mut r.rx);
+    assert_eq!(frames.len(), 5);
+    // The oldest five were kept: drop-newest.
+    assert_eq!(
+        frames.iter().map(|f| f.seq).collect::<Vec<_>>(),
+        [0, 1, 2, 3, 4]
+    );
+    assert_eq!(frames[4].pts, FRAME * 4);
+    let s = r.counters.snapshot();
+    assert_eq!((s.emitted, s.dropped_queue_full), (5, 15));
+}
+
+#[test]
+fn source_size_output_and_no_source_copy() {
+    let opts = DecoderOptions {
+        output: OutputSize::Source,
+        keep_source: false,
+        accel: Accel::Cpu,
+    };
+    let mut r = rig(Sampling::Keyframes, opts, 8);
+    r.decoder.push(unit(0, units()[0].0.clone(), true)).unwrap();
+    let f = drain(&mut r.rx).pop().expect("a frame");
+    assert_eq!((f.width, f.height, f.data.len()), (768, 576, 768 * 576 * 3));
+    assert!(f.source.is_none());
+}
+
+#[test]
+fn corrupt_slices_neither_kill_the_decoder_nor_stop_frames() {
+    let mut r = rig(Sampling::All, DecoderOptions::default(), 1024);
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let n = 300;
+    for (i, (data, key)) in units()[..n].iter().enumerate() {
+        let mut d = data.clone();
+        // Every third frame: flip bytes in the slice data (past the headers), as camsim's
+        // corrupt_ratio fault does on the wire.
+        if i % 3 == 1 && d.len() > 64 {
+            for _ in 0..8 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let at = 40 + (seed as usize % (d.len() - 40));
+                d[at] ^= 0x5a;
+            }
+        }
+        r.decoder
+            .push(unit(i, d, *key))
+            .expect("decoder survives corrupt input");
+    }
+    // Garbage that is not H.264 at all.
+    r.decoder
+        .push(unit(n, vec![0xff; 5000], false))
+        .expect("decoder survives garbage");
+    let before = drain(&mut r.rx).len();
+    assert!(
+        before > n * 8 / 10,
+        "only {before} of {n} corrupt-stream frames decoded"
+    );
+    // And clean frames after the damage decode normally.
+    for (i, (data, key)) in units()[n..n + 60].iter().enumerate() {
+        r.decoder.push(unit(n + 1 + i, data.clone(), *key)).unwrap();
+    }
+    let after = drain(&mut r.rx);
+    assert!(after.len() >= 50, "{} frames after the damage", after.len());
+    assert!(after.iter().all(|f| f.luma.variance > 100.0));
+}
+
+#[test]
+fn file_decoder_reads_vtest_avi_at_source_size_within_a_range() {
+    let all = FileDecoder::open(
+        std::path::Path::new(VTEST_AVI),
+        FileDecodeOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(all.source_size(), Some((768, 576)));
+    assert!((all.duration_s().unwrap() - 79.5).abs() < 0.2);
+    let first: Vec<_> = all.take(3).map(Result::unwrap).collect();
+    assert_eq!(first[0].pts_s, 0.0);
+    assert!((first[1].pts_s - 0.1).abs() < 1e-6, "10 fps: {:?}", first);
+    assert!(
+        first
+            .iter()
+            .all(|f| (f.width, f.height, f.bgr.len()) == (768, 576, 768 * 576 * 3))
+    );
+
+    let range = FileDecoder::open(
+        std::path::Path::new(VTEST_AVI),
+        FileDecodeOptions {
+            from_s: Some(30.0),
+            to_s: Some(32.0),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let frames: Vec<_> = range.map(Result::unwrap).collect();
+    let pts: Vec<f64> = frames.iter().map(|f| f.pts_s).collect();
+    assert_eq!(frames.len(), 20, "{pts:?}");
+    assert!((pts[0] - 30.0).abs() < 1e-6 && pts[19] < 32.0, "{pts:?}");
+    // Frames differ (people walk), so this is real decoded content, not a repeated picture.
+    assert!(mean_abs_diff(&frames[0].bgr, &frames[19].bgr) > 0.5);
+
+    let paced = FileDecoder::open(
+        std::path::Path::new(VTEST_AVI),
+        FileDecodeOptions {
+            from_s: Some(10.0),
+            to_s: Some(20.0),
+            max_fps: Some(2.0),
+            size: Some((416, 416)),
+        },
+    )
+    .unwrap();
+    let frames: Vec<_> = paced.map(Result::unwrap).collect();
+    assert_eq!(frames.len(), 20);
+    assert!(frames.iter().all(|f| (f.width, f.height) == (416, 416)));
+
+    let missing = FileDecoder::open(std::path::Path::new("/nonexistent.avi"), Default::default());
+    assert!(
+        missing
+            .unwrap_err()
+            .to_string()
+            .contains("/nonexistent.avi")
+    );
+}
+
+/// Splits an H.265 Annex B stream into access units (first slice segment or a parameter
+/// set / AUD / prefix SEI starts a new one), with the IRAP flag.
+fn hevc_units(data: &[u8]) -> Vec<(Vec<u8>, bool)> {
+    let mut out: Vec<(Vec<u8>, bool)> = vec![];
+    let mut cur: Vec<u8> = vec![];
+    let (mut has_vcl, mut irap) = (false, false);
+    for nal in h264::nal_units(data) {
+        let t = (nal[0] >> 1) & 0x3f;
+        let vcl = t < 32;
+        let starts = matches!(t, 32..=35 | 39 | 41..=44 | 48..=55)
+            || (vcl && nal.get(2).is_some_and(|b| b & 0x80 != 0));
+        if starts && has_vcl {
+            out.push((std::mem::take(&mut cur), irap));
+            has_vcl = false;
+            irap = false;
+        }
+        has_vcl |= vcl;
+        irap |= (16..=23).contains(&t);
+        cur.extend_from_slice(&[0, 0, 0, 1]);
+        cur.extend_from_slice(nal);
+    }
+    if has_vcl {
+        out.push((cur, irap));
+    }
+    out
+}
+
+#[test]
+fn h265_stream_decodes_keyframes_and_all() {
+    let path = std::env::temp_dir().join(format!("xl-decode-test-{}.h265", std::process::id()));
+    let status = std::process::Command::new("ffmpeg")
+        .args([
+            "-nostdin",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+        ])
+        .arg("testsrc2=size=640x360:rate=25")
+        .args([
+            "-t",
+            "2",
+            "-c:v",
+            "libx265",
+            "-preset",
+            "ultrafast",
+            "-x265-params",
+        ])
+        .arg("keyint=25:min-keyint=25:bframes=0:repeat-headers=1:log-level=error")
+        .args(["-f", "hevc"])
+        .arg(&path)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(status.success());
+    let units = hevc_units(&std::fs::read(&path).unwrap());
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(units.len(), 50);
+    assert_eq!(units.iter().filter(|u| u.1).count(), 2);
+    for sampling in [Sampling::Keyframes, Sampling::All] {
+        let camera = CameraId::new("h265").unwrap();
+        let counters = CameraCounters::new(&camera);
+        let (tx, mut rx) = mpsc::channel(64);
+        let mut d = StreamDecoder::new(
+            &camera,
+            Codec::H265,
+            sampling,
+            &DecoderOptions::default(),
+            counters,
+            tx,
+        )
+        .unwrap();
+        for (i, (data, key)) in units.iter().enumerate() {
+            if sampling == Sampling::Keyframes && !key {
+                continue;
+            }
+            d.push(unit(i, data.clone(), *key)).unwrap();
+        }
+        let frames = drain(&mut rx);
+        let expected = if sampling == Sampling::All { 50 } else { 2 };
+        assert_eq!(frames.len(), expected, "{sampling:?}");
+        assert!(
+            frames
+                .iter()
+                .all(|f| (f.width, f.height, f.source_size) == (416, 416, (640, 360)))
+        );
+        // testsrc2 is colourful and moving.
+        assert!(frames[0].luma.variance > 500.0);
+        assert!(mean_abs_diff(&frames[0].data, &frames[expected - 1].data) > 1.0);
+    }
+}
