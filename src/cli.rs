@@ -94,12 +94,49 @@ impl Role {
 
 #[derive(clap::Args, Debug)]
 pub struct CamsimArgs {
-    /// Number of cameras to serve.
+    /// Number of cameras to serve (rtsp://HOST:PORT/cam/0 … cam/N-1).
     #[arg(long, default_value_t = 4)]
     pub cameras: usize,
-    /// TCP port on 127.0.0.1 (0 picks a free one and prints it).
+    /// TCP port (0 picks a free one and prints it).
     #[arg(long, default_value_t = 8554)]
     pub port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub listen: std::net::IpAddr,
+    /// What to serve: vtest (the real street clip), 360p, 720p, 1080p (synthetic load),
+    /// or a path to an H.264 Annex-B file. Presets are encoded once into the cache.
+    #[arg(long, default_value = "vtest")]
+    pub clip: String,
+    /// Frame rate to replay at (default: the clip's, 25).
+    #[arg(long)]
+    pub fps: Option<f32>,
+    /// Require credentials, as USER:PASS.
+    #[arg(long)]
+    pub auth: Option<String>,
+    /// digest or basic.
+    #[arg(long, default_value = "digest")]
+    pub auth_scheme: String,
+    /// Socket send buffer per session in bytes (0 = kernel autotuning).
+    #[arg(long, default_value_t = 256 * 1024)]
+    pub send_buffer: u32,
+    /// Cameras the fault switches apply to: "all" or a list such as "0,3,5-9".
+    #[arg(long, default_value = "all")]
+    pub fault_cameras: String,
+    /// Fault: close each connection after this long (e.g. 30s), every time.
+    #[arg(long)]
+    pub drop_every: Option<String>,
+    /// Fault: stop sending media after this long but keep the connection open.
+    #[arg(long)]
+    pub stall_after: Option<String>,
+    /// Fault: corrupt the slice data of this fraction of packets (0..1).
+    #[arg(long, default_value_t = 0.0)]
+    pub corrupt_ratio: f32,
+    /// Fault: answer every request with 401.
+    #[arg(long)]
+    pub refuse_auth: bool,
+    /// Fault: announce this codec in the SDP (e.g. H265) to provoke "unsupported codec".
+    #[arg(long)]
+    pub announce_codec: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -127,6 +164,16 @@ pub struct AnalyzeFileArgs {
     /// xueliang.toml whose camera rules and analyzer settings to use.
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// With --config: the camera whose rules apply (default: the first camera with rules).
+    #[arg(long)]
+    pub camera: Option<String>,
+    /// Analyse at most this many frames per second (default: the camera's sampling rate when
+    /// it is "<N>fps", else every frame).
+    #[arg(long)]
+    pub fps: Option<f32>,
+    /// Use this ONNX model (a .onnx file or a folder with model.onnx) instead of the cache.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]

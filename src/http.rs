@@ -75,6 +75,9 @@ async fn healthz(State(s): State<AppState>) -> (StatusCode, Json<HealthBody>) {
         (StatusCode::SERVICE_UNAVAILABLE, "draining")
     } else if failed {
         (StatusCode::SERVICE_UNAVAILABLE, "failed")
+    } else if roles.values().any(|r| *r == RoleStatus::Starting) {
+        // Readiness: a model still loading is not ready to take cameras.
+        (StatusCode::SERVICE_UNAVAILABLE, "starting")
     } else {
         (StatusCode::OK, "ok")
     };

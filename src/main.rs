@@ -5,6 +5,7 @@ mod cli;
 mod cmd;
 mod config_load;
 mod http;
+mod roles;
 mod signals;
 mod telemetry;
 
@@ -34,12 +35,18 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             cmd::schema::run(out.as_deref())?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Camsim(_) => cmd::not_yet("camsim", 3, "Ingest"),
+        Command::Camsim(args) => {
+            runtime()?.block_on(cmd::camsim::run(args))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Models { action } => match action {
             ModelsAction::List => cmd::models::list(),
             ModelsAction::Fetch { name } => cmd::models::fetch(&name),
         },
-        Command::AnalyzeFile(_) => cmd::not_yet("analyze-file", 4, "Analyzer"),
+        Command::AnalyzeFile(args) => {
+            cmd::analyze_file::run(args)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench { what } => match what {
             BenchWhat::Ingest | BenchWhat::Decode => {
                 cmd::not_yet("bench ingest/decode", 3, "Ingest")

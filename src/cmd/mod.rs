@@ -1,3 +1,5 @@
+pub mod analyze_file;
+pub mod camsim;
 pub mod check_config;
 pub mod models;
 pub mod run;

@@ -3,7 +3,7 @@
 
 use crate::cli::{Role, RunArgs};
 use crate::http::{self, Health, RoleStatus};
-use crate::{config_load, signals, telemetry};
+use crate::{config_load, roles, signals, telemetry};
 use anyhow::Context;
 use std::time::Instant;
 use xueliang_core::shutdown::Shutdown;
@@ -42,14 +42,21 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     );
 
     let mut tasks: tokio::task::JoinSet<()> = tokio::task::JoinSet::new();
-    for role in roles {
+    for role in &roles {
         health.set(role.as_str(), RoleStatus::Starting);
-        match role {
-            // Each role's issue replaces its arm with the real stage.
-            Role::Ingest => not_available(&health, role, 3),
-            Role::Analyzer => not_available(&health, role, 4),
-            Role::Dispatcher => not_available(&health, role, 5),
-        }
+    }
+    let edge = roles.contains(&Role::Ingest) || roles.contains(&Role::Analyzer);
+    if edge && !(roles.contains(&Role::Ingest) && roles.contains(&Role::Analyzer)) {
+        anyhow::bail!(
+            "--role ingest and --role analyzer run together (decoded frames never cross the \
+             network; a cluster shards cameras across nodes): pass both, or neither"
+        );
+    }
+    if edge {
+        roles::start_edge(&settings, &health, &shutdown, &mut tasks)?;
+    }
+    if roles.contains(&Role::Dispatcher) {
+        not_available(&health, Role::Dispatcher, 5);
     }
 
     shutdown.wait().await;

@@ -17,7 +17,9 @@ pub(crate) struct RuleRaw {
     zone: Option<Vec<[f64; 2]>>,
     /// Two points [[x1, y1], [x2, y2]] in normalised image coordinates.
     line: Option<Vec<[f64; 2]>>,
-    /// For line_crossing: "left_to_right", "right_to_left" (seen walking from A to B) or "any".
+    /// For line_crossing: "left_to_right", "right_to_left" or "any". Sides are those of an
+    /// observer standing on the picture at the first point facing the second (image y points
+    /// down): for a line drawn left to right, "left_to_right" means moving down the picture.
     direction: Option<String>,
     /// COCO class names the rule watches.
     classes: Option<Vec<String>>,

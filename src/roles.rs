@@ -1,0 +1,109 @@
+//! Starting the pipeline roles inside one process and wiring them together.
+//!
+//! Ingest and analyzer always share a process: decoded frames are large and never cross the
+//! network (a cluster shards cameras across nodes instead). The bridge between them is one
+//! tokio task that moves frames from ingest's bounded queue into the analyzer's detector
+//! queue without blocking (a full detector queue drops the newest frame, counted).
+
+use crate::http::{Health, RoleStatus};
+use anyhow::Context;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::task::JoinSet;
+use xueliang_analyzer::model::resolve_model;
+use xueliang_analyzer::pipeline::{AnalyzerStage, EvidenceSource, FrameIn};
+use xueliang_analyzer::publish::{AlertPublisher, PublisherOptions};
+use xueliang_core::config::Settings;
+use xueliang_core::shutdown::Shutdown;
+use xueliang_ingest::Frame;
+use xueliang_ingest::frame::SourcePicture;
+use xueliang_ingest::{Ingest, frame_channel};
+
+struct FullPicture(SourcePicture);
+
+impl EvidenceSource for FullPicture {
+    fn bgr(&self) -> Option<(u32, u32, Vec<u8>)> {
+        let (w, h) = (self.0.width(), self.0.height());
+        self.0.to_bgr(None).ok().map(|px| (w, h, px))
+    }
+}
+
+fn to_analyzer(f: Frame) -> FrameIn {
+    FrameIn {
+        camera: f.camera,
+        captured_at: f.captured_at,
+        pts: f.pts,
+        width: f.width,
+        height: f.height,
+        bgr: f.data,
+        source_size: f.source_size,
+        evidence: f
+            .source
+            .map(|s| Arc::new(FullPicture(s)) as Arc<dyn EvidenceSource>),
+        submitted_at: Instant::now(),
+    }
+}
+
+/// Starts ingest + analyzer (+ the alert publisher). Tasks are added to `tasks`; each ends
+/// after `shutdown` once its stage has drained.
+pub fn start_edge(
+    settings: &Settings,
+    health: &Health,
+    shutdown: &Shutdown,
+    tasks: &mut JoinSet<()>,
+) -> anyhow::Result<()> {
+    let node = &settings.node;
+    let model = resolve_model(&node.analyzer.model, None)?;
+    let publisher = AlertPublisher::start(
+        &node.kafka,
+        PublisherOptions::from_node(node),
+        shutdown.clone(),
+    )
+    .context("starting the alert publisher")?;
+    let cameras: Vec<_> = settings
+        .inventory
+        .cameras
+        .iter()
+        .filter(|c| c.enabled)
+        .cloned()
+        .collect();
+    let stage = AnalyzerStage::start(
+        &node.analyzer,
+        &model,
+        cameras.clone(),
+        node.utc_offset_s,
+        publisher.sender(),
+    )
+    .context("starting the detector")?;
+    health.set("analyzer", RoleStatus::Running);
+
+    let (frames_tx, mut frames_rx) = frame_channel(&node.ingest);
+    let ingest = Ingest::start(&node.ingest, cameras, frames_tx, shutdown.clone())
+        .context("starting ingest")?;
+    health.set("ingest", RoleStatus::Running);
+
+    // Bridge: ends when ingest has stopped and its queue is empty; then the analyzer drains
+    // what it accepted and the publisher flushes (or spools) every alert.
+    let shutdown_bridge = shutdown.clone();
+    tasks.spawn(async move {
+        let bridge = async {
+            while let Some(frame) = frames_rx.recv().await {
+                stage.submit(to_analyzer(frame));
+            }
+        };
+        tokio::select! {
+            _ = bridge => {}
+            _ = shutdown_bridge.wait() => {}
+        }
+        ingest.stop().await;
+        let _ = tokio::task::spawn_blocking(move || stage.shutdown()).await;
+        let report = publisher.join().await;
+        tracing::info!(
+            delivered = report.delivered,
+            left_in_spool = report.left_in_spool,
+            lost = report.lost_at_shutdown,
+            "analyzer drained"
+        );
+    });
+    Ok(())
+}
