@@ -178,10 +178,32 @@ pub struct AnalyzeFileArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum BenchWhat {
-    /// Concurrent camera sessions against camsim: frames received, CPU and memory per camera.
-    Ingest,
-    /// Decode stage throughput vs the raw decoder on the same clip.
-    Decode,
+    /// Concurrent camera sessions against an in-process camsim: frames received, CPU and
+    /// memory per camera.
+    Ingest {
+        #[arg(long, default_value_t = 500)]
+        cameras: usize,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Clip preset (vtest, 360p, 720p, 1080p) or an .h264 file.
+        #[arg(long, default_value = "360p")]
+        clip: String,
+        /// Also decode keyframes (the production path) instead of discarding after receive.
+        #[arg(long)]
+        decode: bool,
+        /// Decoder threads when --decode is given.
+        #[arg(long, default_value_t = 1)]
+        decoder_workers: usize,
+    },
+    /// Decode stage throughput vs the raw decoder on the same clip, in the same run.
+    Decode {
+        /// Clip preset (vtest, 360p, 720p, 1080p) or an .h264 file.
+        #[arg(long, default_value = "vtest")]
+        clip: String,
+        /// Passes over the clip per variant.
+        #[arg(long, default_value_t = 2)]
+        loops: usize,
+    },
     /// Detector stage throughput vs raw ONNX Runtime at batch 1/4/8.
     Detect,
     /// Alerts routed and persisted per second vs the broker's raw consume rate.

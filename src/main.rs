@@ -48,8 +48,21 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench { what } => match what {
-            BenchWhat::Ingest | BenchWhat::Decode => {
-                cmd::not_yet("bench ingest/decode", 3, "Ingest")
+            BenchWhat::Ingest {
+                cameras,
+                seconds,
+                clip,
+                decode,
+                decoder_workers,
+            } => {
+                crate::telemetry::init_tracing(xueliang_core::config::LogFormat::Pretty, "warn");
+                cmd::bench::ingest(cameras, seconds, &clip, decode, decoder_workers)?;
+                Ok(ExitCode::SUCCESS)
+            }
+            BenchWhat::Decode { clip, loops } => {
+                crate::telemetry::init_tracing(xueliang_core::config::LogFormat::Pretty, "warn");
+                cmd::bench::decode(&clip, loops)?;
+                Ok(ExitCode::SUCCESS)
             }
             BenchWhat::Detect => cmd::not_yet("bench detect", 4, "Analyzer"),
             BenchWhat::Dispatch => cmd::not_yet("bench dispatch", 5, "Dispatcher"),

@@ -229,3 +229,46 @@ fn analyze_file_tracks_people_and_fires_the_crowd_rule_once() {
     assert_eq!(crowd[0]["rule_id"], "plaza-crowd");
     assert!(crowd[0]["objects"].as_array().unwrap().len() >= 5);
 }
+
+/// Smoke check of the benchmark commands' contract (figures are not asserted: benchmarks
+/// live in benches/RESULTS.md, not in tests): the last stdout line is one JSON object with
+/// the fields the issue names.
+#[test]
+fn bench_commands_end_with_one_json_object() {
+    let last_json = |args: &[&str]| -> serde_json::Value {
+        let out = bin().args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
+    };
+    let v = last_json(&["bench", "decode", "--clip", "vtest", "--loops", "1"]);
+    for k in ["stage_fps", "raw_fps", "ratio"] {
+        assert!(v[k].as_f64().unwrap() > 0.0, "{k} in {v}");
+    }
+    let v = last_json(&[
+        "bench",
+        "ingest",
+        "--cameras",
+        "8",
+        "--seconds",
+        "2",
+        "--clip",
+        "vtest",
+    ]);
+    for k in [
+        "cameras",
+        "seconds",
+        "frames_expected",
+        "frames_received",
+        "cpu_us_per_frame",
+        "rss_mb_per_camera",
+    ] {
+        assert!(v[k].is_number(), "{k} in {v}");
+    }
+    assert_eq!(v["cameras"], 8);
+    assert!(v["frames_received"].as_u64().unwrap() > 0, "{v}");
+}
