@@ -204,8 +204,15 @@ pub enum BenchWhat {
         #[arg(long, default_value_t = 2)]
         loops: usize,
     },
-    /// Detector stage throughput vs raw ONNX Runtime at batch 1/4/8.
-    Detect,
+    /// Detector stage throughput vs raw ONNX Runtime at batch 1/4/8 on real frames.
+    Detect {
+        /// Seconds to measure each variant.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// ONNX Runtime intra-op threads per session.
+        #[arg(long, default_value_t = 1)]
+        intra_threads: usize,
+    },
     /// Alerts routed and persisted per second vs the broker's raw consume rate.
     Dispatch,
     /// The whole pipeline: maximum cameras per node per sampling policy, end-to-end latency.

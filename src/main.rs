@@ -64,7 +64,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 cmd::bench::decode(&clip, loops)?;
                 Ok(ExitCode::SUCCESS)
             }
-            BenchWhat::Detect => cmd::not_yet("bench detect", 4, "Analyzer"),
+            BenchWhat::Detect {
+                seconds,
+                intra_threads,
+            } => {
+                crate::telemetry::init_tracing(xueliang_core::config::LogFormat::Pretty, "warn");
+                cmd::bench::detect(seconds, intra_threads)?;
+                Ok(ExitCode::SUCCESS)
+            }
             BenchWhat::Dispatch => cmd::not_yet("bench dispatch", 5, "Dispatcher"),
             BenchWhat::E2e => cmd::not_yet("bench e2e", 7, "bench"),
         },

@@ -116,3 +116,111 @@ pub fn ingest(
     );
     Ok(())
 }
+
+/// CPU seconds (user + system) this process has used so far (Linux, 100 Hz ticks).
+fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the command name, which is in parentheses and may hold spaces.
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let (u, k): (f64, f64) = (f.get(11)?.parse().ok()?, f.get(12)?.parse().ok()?);
+            Some((u + k) / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
+/// Detector stage (pre-processing + inference + box decoding + NMS on real 416×416 frames of
+/// the street clip) against the same session's bare `session.run` at batch 1, 4 and 8.
+pub fn detect(seconds: f64, intra_threads: usize) -> anyhow::Result<()> {
+    use xueliang_analyzer::detector::{Detector, DetectorOptions, FrameRef};
+    use xueliang_analyzer::model::resolve_model;
+    use xueliang_ingest::decode::{FileDecodeOptions, FileDecoder};
+
+    let model = resolve_model("nanodet-m-416", None)?;
+    let video = std::path::Path::new("/usr/share/doc/opencv-doc/examples/data/vtest.avi");
+    let frames: Vec<_> = FileDecoder::open(
+        video,
+        FileDecodeOptions {
+            from_s: Some(20.0),
+            to_s: Some(22.0),
+            size: Some((416, 416)),
+            ..Default::default()
+        },
+    )
+    .with_context(|| format!("decoding {} (Debian package opencv-doc)", video.display()))?
+    .collect::<Result<_, _>>()?;
+    anyhow::ensure!(
+        frames.len() >= 8,
+        "need 8 frames of the clip, got {}",
+        frames.len()
+    );
+    let opts = DetectorOptions {
+        intra_threads,
+        max_batch: 8,
+        ..DetectorOptions::default()
+    };
+    let mut det = Detector::new(&model, &opts)?;
+    let window = Duration::from_secs_f64(seconds.max(0.5));
+    let mut rows = Vec::new();
+    eprintln!(
+        "detect bench: {} {} on CPU, {intra_threads} intra-op thread(s), {:.1} s per variant",
+        model.spec.name,
+        model.spec.version,
+        window.as_secs_f64()
+    );
+    for batch in [1usize, 4, 8] {
+        let refs: Vec<FrameRef<'_>> = frames[..batch]
+            .iter()
+            .map(|f| FrameRef::packed(f.width, f.height, &f.bgr))
+            .collect();
+        det.detect_batch(&refs)?; // warm-up; also fills the input buffer for run_raw
+        let measure = |f: &mut dyn FnMut() -> anyhow::Result<()>| -> anyhow::Result<(f64, f64)> {
+            let (t0, c0, mut n) = (std::time::Instant::now(), cpu_seconds(), 0u64);
+            while t0.elapsed() < window {
+                f()?;
+                n += 1;
+            }
+            let (wall, cpu) = (t0.elapsed().as_secs_f64(), cpu_seconds() - c0);
+            Ok((
+                (n * batch as u64) as f64 / wall,
+                cpu * 1000.0 / (n * batch as u64) as f64,
+            ))
+        };
+        let (raw_fps, raw_cpu_ms) = measure(&mut || Ok(det.run_raw(batch)?))?;
+        let (stage_fps, stage_cpu_ms) = measure(&mut || {
+            det.detect_batch(&refs)?;
+            Ok(())
+        })?;
+        eprintln!(
+            "  batch {batch}: stage {stage_fps:6.1} fps ({stage_cpu_ms:.1} ms CPU/frame), raw ORT {raw_fps:6.1} fps ({raw_cpu_ms:.1} ms CPU/frame), ratio {:.3}",
+            stage_fps / raw_fps
+        );
+        rows.push(json!({
+            "batch": batch, "stage_fps": stage_fps, "raw_fps": raw_fps,
+            "ratio": stage_fps / raw_fps, "cpu_ms_per_frame": stage_cpu_ms,
+            "raw_cpu_ms_per_frame": raw_cpu_ms,
+        }));
+    }
+    let worst = rows
+        .iter()
+        .min_by(|a, b| {
+            a["ratio"]
+                .as_f64()
+                .partial_cmp(&b["ratio"].as_f64())
+                .unwrap()
+        })
+        .cloned()
+        .unwrap_or_default();
+    println!(
+        "{}",
+        json!({
+            "bench": "detect", "model": model.spec.name, "intra_threads": intra_threads,
+            "batch": worst["batch"], "stage_fps": worst["stage_fps"], "raw_fps": worst["raw_fps"],
+            "ratio": worst["ratio"], "cpu_ms_per_frame": worst["cpu_ms_per_frame"],
+            "batches": rows,
+        })
+    );
+    Ok(())
+}
