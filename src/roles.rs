@@ -7,9 +7,11 @@
 
 use crate::http::{Health, RoleStatus};
 use anyhow::Context;
+use chrono::Utc;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::task::JoinSet;
+use xueliang_analyzer::health::{FrameLuma, HealthMonitor};
 use xueliang_analyzer::model::resolve_model;
 use xueliang_analyzer::pipeline::{AnalyzerStage, EvidenceSource, FrameIn};
 use xueliang_analyzer::publish::{AlertPublisher, PublisherOptions};
@@ -77,24 +79,43 @@ pub fn start_edge(
     .context("starting the detector")?;
     health.set("analyzer", RoleStatus::Running);
 
+    let cameras_for_health = cameras.clone();
     let (frames_tx, mut frames_rx) = frame_channel(&node.ingest);
     let ingest = Ingest::start(&node.ingest, cameras, frames_tx, shutdown.clone())
         .context("starting ingest")?;
     health.set("ingest", RoleStatus::Running);
 
     // Bridge: ends when ingest has stopped and its queue is empty; then the analyzer drains
-    // what it accepted and the publisher flushes (or spools) every alert.
+    // what it accepted and the publisher flushes (or spools) every alert. Camera health is
+    // judged here, on every decoded frame, before the frame may be dropped for a busy detector.
     let shutdown_bridge = shutdown.clone();
+    let health_alerts = publisher.sender();
+    let mut monitor = HealthMonitor::new(&cameras_for_health, Instant::now());
     tasks.spawn(async move {
-        let bridge = async {
-            while let Some(frame) = frames_rx.recv().await {
-                stage.submit(to_analyzer(frame));
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        let mut faults = Vec::new();
+        loop {
+            tokio::select! {
+                frame = frames_rx.recv() => {
+                    let Some(frame) = frame else { break };
+                    let luma = FrameLuma {
+                        mean: frame.luma.mean,
+                        variance: frame.luma.variance,
+                        thumbnail: frame.luma.thumbnail,
+                    };
+                    faults.extend(monitor.observe(&frame.camera, &luma, Instant::now(), Utc::now()));
+                    stage.submit(to_analyzer(frame));
+                }
+                _ = tick.tick() => faults.extend(monitor.tick(Instant::now(), Utc::now())),
+                _ = shutdown_bridge.wait() => break,
             }
-        };
-        tokio::select! {
-            _ = bridge => {}
-            _ = shutdown_bridge.wait() => {}
+            for ev in faults.drain(..) {
+                if let Err(e) = health_alerts.send(ev.to_alert()).await {
+                    tracing::error!(error = %e, "camera-fault alert could not be handed to the publisher");
+                }
+            }
         }
+        drop(health_alerts);
         ingest.stop().await;
         let _ = tokio::task::spawn_blocking(move || stage.shutdown()).await;
         let report = publisher.join().await;

@@ -15,7 +15,7 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use xueliang_core::contract::{AlertV1, Snapshot};
+use xueliang_core::contract::{AlertV1, EventType, Severity, Snapshot};
 
 struct Killed(Child);
 
@@ -39,14 +39,23 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-#[test]
-fn camsim_to_kafka_alert_with_evidence() {
+/// A running single camera pipeline: broker, camsim (with `camsim_args`), `xueliang run`.
+struct Pipeline {
+    broker: broker::Broker,
+    topic: String,
+    _camsim: Killed,
+    _run: Killed,
+    _dir: tempfile::TempDir,
+}
+
+fn start_pipeline(camsim_args: &[&str], camera_edit: impl Fn(String) -> String) -> Pipeline {
     let broker = broker::Broker::start();
-    let topic = format!("e2e-alerts-{}", std::process::id());
+    let topic = format!("e2e-alerts-{}-{}", std::process::id(), broker.port());
 
     // Real RTSP server on a free port; it prints the bound address on stdout.
     let mut camsim = Command::new(env!("CARGO_BIN_EXE_xueliang"))
         .args(["camsim", "--cameras", "1", "--port", "0", "--clip", "vtest"])
+        .args(camsim_args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -75,9 +84,8 @@ fn camsim_to_kafka_alert_with_evidence() {
     let cam0_end = cams
         .find("[[camera]]\nid = \"44030400001320000002\"")
         .unwrap();
-    let cams = cams[..cam0_end].replace("127.0.0.1:8554", &addr);
+    let cams = camera_edit(cams[..cam0_end].replace("127.0.0.1:8554", &addr));
     std::fs::write(dir.path().join("cameras.toml"), cams).unwrap();
-    let port = broker::free_port();
     let node = std::fs::read_to_string(src.join("xueliang.toml"))
         .unwrap()
         .replace("data_dir = \"../../.xueliang-data\"", "data_dir = \"data\"")
@@ -86,7 +94,10 @@ fn camsim_to_kafka_alert_with_evidence() {
             "alerts_topic = \"xueliang.alerts\"",
             &format!("alerts_topic = \"{topic}\""),
         )
-        .replace("127.0.0.1:9464", &format!("127.0.0.1:{port}"))
+        .replace(
+            "127.0.0.1:9464",
+            &format!("127.0.0.1:{}", broker::free_port()),
+        )
         .replace(
             "127.0.0.1:8080",
             &format!("127.0.0.1:{}", broker::free_port()),
@@ -103,38 +114,52 @@ fn camsim_to_kafka_alert_with_evidence() {
             .spawn()
             .unwrap(),
     );
+    Pipeline {
+        broker,
+        topic,
+        _camsim: camsim,
+        _run: run,
+        _dir: dir,
+    }
+}
 
+/// Reads alerts from the pipeline's topic until `want` accepts one (or 90 s pass).
+fn wait_for_alert(p: &Pipeline, want: impl Fn(&AlertV1) -> bool) -> AlertV1 {
     let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", broker.bootstrap())
-        .set("group.id", format!("e2e-{}", std::process::id()))
+        .set("bootstrap.servers", p.broker.bootstrap())
+        .set("group.id", format!("e2e-{}", p.topic))
         .set("auto.offset.reset", "earliest")
         .create()
         .unwrap();
     // The publisher creates the topic when it starts; subscribing first is fine.
-    consumer.subscribe(&[&topic]).unwrap();
-
-    // The clip's first line crossing is ~6 s in and the crowd ~10 s in (2 fps sampling).
+    consumer.subscribe(&[&p.topic]).unwrap();
     let deadline = Instant::now() + Duration::from_secs(90);
-    let alert = loop {
+    loop {
         assert!(
             Instant::now() < deadline,
-            "no alert within 90 s\nbroker log:\n{}",
-            broker.log_tail()
+            "no matching alert within 90 s\nbroker log:\n{}",
+            p.broker.log_tail()
         );
-        match consumer.poll(Duration::from_millis(500)) {
-            Some(Ok(m)) => {
-                let key = m.key().map(|k| String::from_utf8_lossy(k).to_string());
-                let alert = AlertV1::from_json(m.payload().unwrap()).expect("a valid Alert v1");
-                assert_eq!(
-                    key.as_deref(),
-                    Some(alert.camera_id.as_str()),
-                    "key = camera id"
-                );
-                break alert;
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(500)) {
+            let key = m.key().map(|k| String::from_utf8_lossy(k).to_string());
+            let alert = AlertV1::from_json(m.payload().unwrap()).expect("a valid Alert v1");
+            assert_eq!(
+                key.as_deref(),
+                Some(alert.camera_id.as_str()),
+                "key = camera id"
+            );
+            if want(&alert) {
+                return alert;
             }
-            Some(Err(_)) | None => continue,
         }
-    };
+    }
+}
+
+#[test]
+fn camsim_to_kafka_alert_with_evidence() {
+    let p = start_pipeline(&[], |c| c);
+    // The clip's first line crossing is ~6 s in and the crowd ~10 s in (2 fps sampling).
+    let alert = wait_for_alert(&p, |a| !a.event_type.is_camera_fault());
     assert_eq!(alert.camera_id.as_str(), "44030400001320000001");
     assert!(!alert.objects.is_empty(), "{alert:?}");
     assert_eq!(alert.frame_size, Some([768, 576]));
@@ -158,6 +183,21 @@ fn camsim_to_kafka_alert_with_evidence() {
         (768, 576),
         "evidence at the camera's resolution"
     );
-    drop(run);
-    drop(camsim);
+}
+
+/// Camera health through the same path: camsim stops sending media after 2 s but keeps the
+/// connection open; with video_loss_s = 4 the camera's video-loss alert reaches Kafka.
+#[test]
+fn a_stalled_camera_raises_one_video_loss_alert() {
+    let p = start_pipeline(&["--stall-after", "2s"], |c| {
+        c.replacen(
+            "tags = [\"plaza\", \"pedestrian\"]",
+            "tags = [\"plaza\", \"pedestrian\"]\nhealth = { video_loss_s = 4 }",
+            1,
+        )
+    });
+    let alert = wait_for_alert(&p, |a| a.event_type == EventType::VideoLoss);
+    assert_eq!(alert.camera_id.as_str(), "44030400001320000001");
+    assert!(alert.summary.contains("no frame for"), "{}", alert.summary);
+    assert_eq!(alert.severity, Severity::Major);
 }

@@ -3,6 +3,7 @@
 
 pub mod detector;
 pub mod evidence;
+pub mod health;
 pub mod model;
 pub mod pipeline;
 pub mod publish;
