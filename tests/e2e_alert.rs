@@ -4,7 +4,6 @@
 //! (tansu), and a consumer reads a valid Alert v1 whose evidence JPEG decodes.
 
 #[path = "../analyzer/tests/support/broker.rs"]
-#[allow(dead_code)]
 mod broker;
 
 use base64::Engine as _;
