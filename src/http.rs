@@ -17,8 +17,6 @@ use xueliang_core::shutdown::Shutdown;
 pub enum RoleStatus {
     Starting,
     Running,
-    /// The role's code has not landed in this build yet.
-    NotAvailable,
     Draining,
     Failed,
 }

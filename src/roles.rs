@@ -128,3 +128,56 @@ pub fn start_edge(
     });
     Ok(())
 }
+
+/// Starts the dispatcher: Kafka consumer → router → SQLite store.
+pub fn start_dispatcher(
+    settings: &Settings,
+    health: &Health,
+    shutdown: &Shutdown,
+    tasks: &mut JoinSet<()>,
+) -> anyhow::Result<()> {
+    use std::collections::HashMap;
+    use xueliang_dispatcher::consume::{ConsumeOptions, Consumer, ConsumerDeps};
+    use xueliang_dispatcher::routing::Router;
+    use xueliang_dispatcher::store::{SqliteStore, Synchronous};
+
+    let node = &settings.node;
+    let db = &node.dispatcher.database;
+    let Some(rel) = db.strip_prefix("sqlite://") else {
+        anyhow::bail!(
+            "dispatcher.database = {db:?}: only sqlite:// is available in this build \
+             (PostgreSQL lands with issue #5); use e.g. \"sqlite://dispatcher.db\""
+        );
+    };
+    let path = node.data_dir.join(rel);
+    let store = SqliteStore::open(&path, Synchronous::Full)
+        .with_context(|| format!("opening the alert store {}", path.display()))?;
+    let router = Router::new(node, &settings.jurisdictions).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let cameras: HashMap<_, _> = settings
+        .inventory
+        .cameras
+        .iter()
+        .map(|c| (c.id.clone(), c.clone()))
+        .collect();
+    let deps = ConsumerDeps {
+        router: Arc::new(router),
+        cameras: Arc::new(move |id| cameras.get(id).cloned()),
+        store: Arc::new(store),
+        on_persisted: None,
+    };
+    let consumer = Consumer::start(
+        &node.kafka,
+        &node.dispatcher,
+        deps,
+        ConsumeOptions::default(),
+        shutdown.clone(),
+    )
+    .context("starting the alert consumer")?;
+    health.set("dispatcher", RoleStatus::Running);
+    tasks.spawn(async move {
+        if let Err(e) = consumer.join().await {
+            tracing::error!(error = %e, "the alert consumer stopped with an error");
+        }
+    });
+    Ok(())
+}

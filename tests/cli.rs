@@ -139,7 +139,7 @@ fn run_serves_health_and_metrics_and_drains_on_sigterm() {
     assert_eq!(health.0, 200, "{}", health.1);
     let v: serde_json::Value = serde_json::from_str(&health.1).unwrap();
     assert_eq!(v["status"], "ok");
-    assert!(v["roles"]["dispatcher"].is_string(), "{v}");
+    assert_eq!(v["roles"]["dispatcher"], "running", "{v}");
     assert_eq!(v["roles"]["ingest"], "running", "{v}");
     assert_eq!(v["roles"]["analyzer"], "running", "{v}");
 

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use xueliang_core::contract::{AlertV1, EventType, Severity, Snapshot};
+use xueliang_dispatcher::store::{SqliteStore, Store as _, Synchronous};
 
 struct Killed(Child);
 
@@ -39,11 +40,12 @@ fn repo() -> PathBuf {
 }
 
 /// A running single camera pipeline: broker, camsim (with `camsim_args`), `xueliang run`.
+/// Fields drop in order: the pipeline stops before its camera and its broker.
 struct Pipeline {
+    _run: Killed,
+    _camsim: Killed,
     broker: broker::Broker,
     topic: String,
-    _camsim: Killed,
-    _run: Killed,
     _dir: tempfile::TempDir,
 }
 
@@ -182,6 +184,32 @@ fn camsim_to_kafka_alert_with_evidence() {
         (768, 576),
         "evidence at the camera's resolution"
     );
+
+    // The dispatcher role of the same process persisted it, routed to the station whose
+    // polygon holds the camera (福田派出所).
+    let db = p._dir.path().join("data/dispatcher.db");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let stored = loop {
+        let found = rt.block_on(async {
+            let store = SqliteStore::open(&db, Synchronous::Full).ok()?;
+            store.get_alert(alert.alert_id).await.ok().flatten()
+        });
+        if let Some(s) = found {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "alert {} not persisted by the dispatcher",
+            alert.alert_id
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(stored.desk_id.as_str(), "futian-ps");
+    assert_eq!(stored.alert, alert);
 }
 
 /// Camera health through the same path: camsim stops sending media after 2 s but keeps the

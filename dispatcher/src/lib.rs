@@ -2,4 +2,6 @@
 //! alerts into incidents, persists them and serves the desk API and UI. (Being built under
 //! issue #5.)
 
+pub mod consume;
 pub mod routing;
+pub mod store;

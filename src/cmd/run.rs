@@ -56,7 +56,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         roles::start_edge(&settings, &health, &shutdown, &mut tasks)?;
     }
     if roles.contains(&Role::Dispatcher) {
-        not_available(&health, Role::Dispatcher, 5);
+        roles::start_dispatcher(&settings, &health, &shutdown, &mut tasks)?;
     }
 
     shutdown.wait().await;
@@ -83,13 +83,4 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .record(started.elapsed().as_secs_f64());
     tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "stopped");
     Ok(())
-}
-
-fn not_available(health: &Health, role: Role, issue: u32) {
-    tracing::warn!(
-        role = role.as_str(),
-        issue,
-        "this role has not landed in this build yet; serving health and metrics only"
-    );
-    health.set(role.as_str(), RoleStatus::NotAvailable);
 }

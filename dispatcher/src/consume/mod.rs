@@ -1,0 +1,417 @@
+//! Consuming Alert v1 from Kafka: decode, route, persist, and only then store the offset.
+//!
+//! Design decisions:
+//! - **At-least-once, made exactly-once by the store.** `enable.auto.offset.store=false`: the
+//!   offsets of a batch are stored (and later auto-committed) only after the store's
+//!   transaction for the batch returned, and after every malformed message of the batch was
+//!   acknowledged by the dead-letter topic. A crash anywhere before that redelivers the batch;
+//!   the alert id is the idempotency key, so redelivery is counted as a duplicate and
+//!   otherwise harmless.
+//! - **Batches.** Up to `batch_max` messages or `batch_linger` after the first one, then one
+//!   store transaction (one fsync) for all of them.
+//! - **Static membership.** `group.instance.id` is the configured instance id: a restarted
+//!   dispatcher takes its partitions back at once, and it avoids the test broker's stuck-group
+//!   defect (see KAFKA.md). If the consumer still holds no partition for
+//!   `dispatcher.no_partitions_alert`, that is logged at ERROR and raised as a gauge: alerts
+//!   may be piling up unseen. `session.timeout.ms` stays at librdkafka's default (45 s):
+//!   lowered to 6 s, the test broker (tansu 0.6.0) often left the group stuck in SyncGroup.
+//! - **Never drop an alert.** A store failure is retried (with backoff) until it succeeds or
+//!   the process shuts down; the offsets wait. A DLQ send failure is retried likewise.
+//! - Graceful drain: on shutdown the batch being collected is finished, its offsets stored and
+//!   committed synchronously, then the consumer closes.
+
+mod dlq;
+mod metrics;
+
+pub use dlq::{H_ERROR, H_OFFSET, H_PARTITION, H_REASON, H_TOPIC};
+pub use metrics::{
+    ASSIGNED_PARTITIONS, CONSUMED_TOTAL, DEAD_LETTERED_TOTAL, DUPLICATES_TOTAL, NO_PARTITIONS,
+    PERSISTED_TOTAL, STORE_ERRORS_TOTAL, describe_metrics,
+};
+
+use crate::routing::{RouteDecision, Router};
+use crate::store::{AlertRecord, Store};
+use dlq::DeadLetters;
+use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use xueliang_core::CameraId;
+use xueliang_core::config::{CameraConfig, DispatcherConfig, KafkaConfig};
+use xueliang_core::contract::{AlertDecodeError, AlertV1};
+use xueliang_core::shutdown::Shutdown;
+
+/// Looks a camera up in the inventory (`None`: unknown camera, routed to the centre).
+pub type CameraLookup = Arc<dyn Fn(&CameraId) -> Option<CameraConfig> + Send + Sync>;
+
+/// An alert that was newly persisted, for the live push to desks.
+#[derive(Debug, Clone)]
+pub struct PersistedAlert {
+    pub alert: AlertV1,
+    pub route: RouteDecision,
+}
+
+/// What the consumer needs besides configuration.
+pub struct ConsumerDeps {
+    pub router: Arc<Router>,
+    pub cameras: CameraLookup,
+    pub store: Arc<dyn Store>,
+    /// Receives every newly persisted alert (not duplicates). Lagging receivers lose
+    /// messages (a broadcast policy), never the store.
+    pub on_persisted: Option<broadcast::Sender<Arc<PersistedAlert>>>,
+}
+
+/// Tuning; the defaults suit production.
+#[derive(Debug, Clone)]
+pub struct ConsumeOptions {
+    /// Most messages per store transaction.
+    pub batch_max: usize,
+    /// How long to wait for more messages after the first of a batch.
+    pub batch_linger: Duration,
+    /// Extra librdkafka settings, applied last (e.g. `session.timeout.ms` in tests).
+    pub librdkafka: Vec<(String, String)>,
+}
+
+impl Default for ConsumeOptions {
+    fn default() -> Self {
+        ConsumeOptions {
+            batch_max: 500,
+            batch_linger: Duration::from_millis(20),
+            librdkafka: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConsumeError {
+    #[error(
+        "cannot create the Kafka {what} for brokers `{brokers}`: {source} (check `[kafka]` in xueliang.toml)"
+    )]
+    Client {
+        what: &'static str,
+        brokers: String,
+        source: KafkaError,
+    },
+    #[error("cannot subscribe to `{topic}`: {source}")]
+    Subscribe { topic: String, source: KafkaError },
+    #[error("the consumer task panicked or was cancelled")]
+    Task,
+}
+
+/// The running consumer.
+pub struct ConsumerHandle {
+    task: JoinHandle<Result<(), ConsumeError>>,
+    assigned: Arc<AtomicUsize>,
+}
+
+impl ConsumerHandle {
+    /// Partitions held at the last check (checked every second).
+    pub fn assigned_partitions(&self) -> usize {
+        self.assigned.load(Ordering::Relaxed)
+    }
+
+    /// Waits for the consumer to stop (after `shutdown` was triggered and it drained).
+    pub async fn join(self) -> Result<(), ConsumeError> {
+        self.task.await.map_err(|_| ConsumeError::Task)?
+    }
+}
+
+/// The Kafka alert consumer.
+pub struct Consumer;
+
+impl Consumer {
+    /// Creates the consumer and the DLQ producer, subscribes to `kafka.alerts_topic` and
+    /// spawns the consume loop on the current tokio runtime.
+    pub fn start(
+        kafka: &KafkaConfig,
+        dispatcher: &DispatcherConfig,
+        deps: ConsumerDeps,
+        opts: ConsumeOptions,
+        shutdown: Shutdown,
+    ) -> Result<ConsumerHandle, ConsumeError> {
+        metrics::describe_metrics();
+        let client_err = |what| {
+            let brokers = kafka.brokers.clone();
+            move |source| ConsumeError::Client {
+                what,
+                brokers,
+                source,
+            }
+        };
+        let mut cfg = ClientConfig::new();
+        cfg.set("bootstrap.servers", &kafka.brokers)
+            .set("group.id", &dispatcher.group_id)
+            .set("group.instance.id", &dispatcher.instance_id)
+            .set(
+                "client.id",
+                format!("xueliang-dispatcher-{}", dispatcher.instance_id),
+            )
+            .set("enable.auto.commit", "true")
+            .set("auto.commit.interval.ms", "1000")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("enable.partition.eof", "false");
+        for (k, v) in &opts.librdkafka {
+            cfg.set(k, v);
+        }
+        let consumer: StreamConsumer = cfg.create().map_err(client_err("consumer"))?;
+        consumer
+            .subscribe(&[&kafka.alerts_topic])
+            .map_err(|source| ConsumeError::Subscribe {
+                topic: kafka.alerts_topic.clone(),
+                source,
+            })?;
+        let dlq = DeadLetters::new(&kafka.brokers, &kafka.dlq_topic)
+            .map_err(client_err("dead-letter producer"))?;
+        let assigned = Arc::new(AtomicUsize::new(0));
+        ::metrics::gauge!(NO_PARTITIONS).set(0.0);
+        ::metrics::gauge!(ASSIGNED_PARTITIONS).set(0.0);
+        let worker = Worker {
+            consumer,
+            dlq,
+            deps,
+            opts,
+            no_partitions_after: dispatcher.no_partitions_alert,
+            assigned: assigned.clone(),
+            shutdown,
+        };
+        tracing::info!(
+            topic = %kafka.alerts_topic,
+            group = %dispatcher.group_id,
+            instance = %dispatcher.instance_id,
+            "alert consumer started"
+        );
+        let task = tokio::spawn(worker.run());
+        Ok(ConsumerHandle { task, assigned })
+    }
+}
+
+struct Worker {
+    consumer: StreamConsumer,
+    dlq: DeadLetters,
+    deps: ConsumerDeps,
+    opts: ConsumeOptions,
+    no_partitions_after: Duration,
+    assigned: Arc<AtomicUsize>,
+    shutdown: Shutdown,
+}
+
+/// The assignment watchdog's state.
+struct Watchdog {
+    none_since: Option<Instant>,
+    alerted: bool,
+}
+
+impl Worker {
+    async fn run(self) -> Result<(), ConsumeError> {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut dog = Watchdog {
+            none_since: Some(Instant::now()),
+            alerted: false,
+        };
+        let mut batch: Vec<OwnedMessage> = Vec::with_capacity(self.opts.batch_max);
+        loop {
+            tokio::select! {
+                biased;
+                _ = self.shutdown.wait() => break,
+                _ = tick.tick() => { self.watch(&mut dog); continue; }
+                r = self.consumer.recv() => self.take(r, &mut batch).await,
+            }
+            if batch.is_empty() {
+                continue;
+            }
+            let deadline = Instant::now() + self.opts.batch_linger;
+            while batch.len() < self.opts.batch_max {
+                tokio::select! {
+                    biased;
+                    r = self.consumer.recv() => self.take(r, &mut batch).await,
+                    _ = tokio::time::sleep_until(deadline) => break,
+                    // Finish the batch in flight; the outer loop then stops.
+                    _ = self.shutdown.wait() => break,
+                }
+            }
+            self.process(std::mem::take(&mut batch)).await;
+        }
+        self.drain();
+        Ok(())
+    }
+
+    async fn take(
+        &self,
+        r: Result<rdkafka::message::BorrowedMessage<'_>, KafkaError>,
+        batch: &mut Vec<OwnedMessage>,
+    ) {
+        match r {
+            Ok(m) => {
+                ::metrics::counter!(CONSUMED_TOTAL).increment(1);
+                batch.push(m.detach());
+            }
+            Err(e) => {
+                // Broker down, rebalance in progress…: librdkafka reconnects by itself.
+                tracing::warn!(error = %e, "Kafka consumer error");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+
+    fn watch(&self, dog: &mut Watchdog) {
+        let n = self.consumer.assignment().map(|t| t.count()).unwrap_or(0);
+        self.assigned.store(n, Ordering::Relaxed);
+        ::metrics::gauge!(ASSIGNED_PARTITIONS).set(n as f64);
+        if n > 0 {
+            if dog.alerted {
+                tracing::info!(partitions = n, "alert consumer holds partitions again");
+                ::metrics::gauge!(NO_PARTITIONS).set(0.0);
+            }
+            dog.none_since = None;
+            dog.alerted = false;
+            return;
+        }
+        let since = *dog.none_since.get_or_insert_with(Instant::now);
+        if !dog.alerted && since.elapsed() >= self.no_partitions_after {
+            dog.alerted = true;
+            ::metrics::gauge!(NO_PARTITIONS).set(1.0);
+            tracing::error!(
+                for_s = since.elapsed().as_secs(),
+                "alert consumer has held no partition of the alerts topic; alerts may not be \
+                 reaching any desk (check the broker and the consumer group; restarting the \
+                 broker clears a stuck group)"
+            );
+        }
+    }
+
+    /// Decodes, dead-letters, routes and persists one batch, then stores its offsets.
+    async fn process(&self, batch: Vec<OwnedMessage>) {
+        let mut next: HashMap<(String, i32), i64> = HashMap::new();
+        let mut records = Vec::with_capacity(batch.len());
+        for m in &batch {
+            match decode(m) {
+                Ok(alert) => {
+                    let camera = (self.deps.cameras)(&alert.camera_id);
+                    let route = self.deps.router.route(&alert, camera.as_ref());
+                    records.push(AlertRecord { alert, route });
+                }
+                Err((reason, detail)) => {
+                    if !self.dead_letter(m, reason, &detail).await {
+                        return; // shutting down: the batch is redelivered later
+                    }
+                }
+            }
+            let e = next
+                .entry((m.topic().to_owned(), m.partition()))
+                .or_insert(0);
+            *e = (*e).max(m.offset() + 1);
+        }
+        if !records.is_empty() && !self.persist(&records).await {
+            return;
+        }
+        let mut tpl = TopicPartitionList::new();
+        for ((topic, partition), offset) in &next {
+            let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(*offset));
+        }
+        if let Err(e) = self.consumer.store_offsets(&tpl) {
+            // Typically the partition was revoked meanwhile; its new owner gets the batch
+            // again and the store turns it into duplicates.
+            tracing::warn!(error = %e, "could not store offsets after persisting a batch");
+        }
+    }
+
+    /// Persists the records, retrying until it works; `false` when shutdown cut it short.
+    async fn persist(&self, records: &[AlertRecord]) -> bool {
+        let mut backoff = Duration::from_millis(100);
+        let results = loop {
+            match self.deps.store.insert_batch(records.to_vec()).await {
+                Ok(r) => break r,
+                Err(e) => {
+                    ::metrics::counter!(STORE_ERRORS_TOTAL).increment(1);
+                    tracing::error!(error = %e, batch = records.len(), "cannot persist alerts; retrying");
+                    if self.shutdown.is_triggered() {
+                        return false;
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        };
+        let mut new = 0u64;
+        for (rec, ins) in records.iter().zip(&results) {
+            if ins.new {
+                new += 1;
+                if let Some(tx) = &self.deps.on_persisted {
+                    // No receiver is fine: nobody is watching live.
+                    let _ = tx.send(Arc::new(PersistedAlert {
+                        alert: rec.alert.clone(),
+                        route: rec.route.clone(),
+                    }));
+                }
+            } else {
+                tracing::debug!(alert_id = %rec.alert.alert_id, "duplicate alert (redelivery)");
+            }
+        }
+        ::metrics::counter!(PERSISTED_TOTAL).increment(new);
+        ::metrics::counter!(DUPLICATES_TOTAL).increment(records.len() as u64 - new);
+        true
+    }
+
+    /// Sends to the DLQ, retrying until acknowledged; `false` when shutdown cut it short.
+    async fn dead_letter(&self, m: &OwnedMessage, reason: &'static str, detail: &str) -> bool {
+        tracing::warn!(
+            topic = m.topic(),
+            partition = m.partition(),
+            offset = m.offset(),
+            reason,
+            detail,
+            "malformed alert message; sending it to the dead-letter topic"
+        );
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match self.dlq.send(m, reason, detail).await {
+                Ok(()) => {
+                    ::metrics::counter!(DEAD_LETTERED_TOTAL, "reason" => reason).increment(1);
+                    return true;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot write to the dead-letter topic; retrying");
+                    if self.shutdown.is_triggered() {
+                        return false;
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    fn drain(&self) {
+        match self.consumer.commit_consumer_state(CommitMode::Sync) {
+            Ok(()) => {}
+            Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+            Err(e) => tracing::warn!(error = %e, "final offset commit failed"),
+        }
+        tracing::info!("alert consumer stopped");
+    }
+}
+
+/// Metric label and human-readable reason of a malformed message.
+fn decode(m: &OwnedMessage) -> Result<AlertV1, (&'static str, String)> {
+    let Some(bytes) = m.payload().filter(|p| !p.is_empty()) else {
+        return Err(("empty", "message has no value".to_owned()));
+    };
+    AlertV1::from_json(bytes).map_err(|e| {
+        let reason = match &e {
+            AlertDecodeError::Json { .. } => "json",
+            AlertDecodeError::Version(_) => "schema_version",
+            AlertDecodeError::NotV7(_) => "alert_id",
+            AlertDecodeError::BadObject { .. } => "object",
+        };
+        (reason, e.to_string())
+    })
+}

@@ -1,0 +1,141 @@
+//! The Kafka consumer against a real broker (tansu): every alert persisted once and routed,
+//! malformed messages dead-lettered while good ones keep flowing.
+
+mod support;
+
+use std::collections::HashSet;
+use std::time::Duration;
+use support::broker::Broker;
+use support::*;
+use xueliang_core::DeskId;
+use xueliang_core::shutdown::Shutdown;
+use xueliang_dispatcher::consume::{H_ERROR, H_OFFSET, H_PARTITION, H_REASON, H_TOPIC};
+use xueliang_dispatcher::store::Store;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_alert_is_persisted_once_and_routed() {
+    let dep = deployment();
+    let broker = Broker::start();
+    let (t, dlq) = (topic("alerts"), topic("dlq"));
+    broker.create_topic(&t, 3);
+    broker.create_topic(&dlq, 1);
+    let sent = alerts(&dep, 500);
+    publish(&producer(&broker), &t, &sent);
+
+    let dir = scratch();
+    let store = open_store(&db_path(dir.path()));
+    let (k, d) = configs(&dep, &broker, &t, &dlq, "dispatcher-a");
+    let shutdown = Shutdown::new();
+    let h = start_consumer(
+        &dep,
+        &k,
+        &d,
+        store.clone(),
+        test_options(100),
+        shutdown.clone(),
+    );
+    // Throughput is printed, not asserted (no timed assertions in tests): from the first
+    // persisted alert (the group join excluded) to the last.
+    wait_count(store.as_ref(), 1, Duration::from_secs(90), &broker).await;
+    let t0 = std::time::Instant::now();
+    wait_count(store.as_ref(), 500, Duration::from_secs(90), &broker).await;
+    eprintln!(
+        "persisted 500 alerts in {:?} ({:.0}/s, debug build, synchronous=FULL)",
+        t0.elapsed(),
+        500.0 / t0.elapsed().as_secs_f64()
+    );
+    assert!(h.assigned_partitions() <= 3);
+    shutdown.trigger();
+    h.join().await.unwrap();
+
+    assert_eq!(store.alert_count().await.unwrap(), 500);
+    let mut desks = HashSet::new();
+    for a in &sent {
+        let got = store
+            .get_alert(a.alert_id)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("alert {} not persisted", a.alert_id));
+        assert_eq!(&got.alert, a);
+        let want = dep.router.route(a, dep.inventory.camera(&a.camera_id));
+        assert_eq!(got.desk_id, want.primary, "alert {a:?}");
+        desks.insert(got.desk_id.clone());
+        // deploy/single-node: camera faults go to video maintenance.
+        if a.event_type.is_camera_fault() {
+            assert_eq!(got.desk_id.as_str(), "video-ops");
+        }
+    }
+    // The deployment's four desks all received something.
+    for want in ["futian-centre", "futian-ps", "xiangmihu-ps", "video-ops"] {
+        let desk = DeskId::new(want).unwrap();
+        assert!(
+            !store.alerts_for_desk(&desk, 1).await.unwrap().is_empty(),
+            "{want} got nothing; desks with primaries: {desks:?}"
+        );
+    }
+    assert!(read_topic(&broker, &dlq, 1, Duration::from_secs(2)).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_messages_go_to_the_dlq_and_good_ones_keep_flowing() {
+    let dep = deployment();
+    let broker = Broker::start();
+    let (t, dlq) = (topic("alerts"), topic("dlq"));
+    // One partition: the bad messages sit between good ones in the same partition.
+    broker.create_topic(&t, 1);
+    broker.create_topic(&dlq, 1);
+    let good = alerts(&dep, 60);
+    let mut v2 = serde_json::to_value(&good[0]).unwrap();
+    v2["schema_version"] = 2.into();
+    v2["alert_id"] = uuid::Uuid::now_v7().to_string().into();
+    let bad: Vec<(&str, Vec<u8>)> = vec![
+        ("json", b"{not json".to_vec()),
+        ("schema_version", serde_json::to_vec(&v2).unwrap()),
+        ("empty", Vec::new()),
+    ];
+    let mut msgs = Vec::new();
+    for (i, a) in good.iter().enumerate() {
+        msgs.push((a.camera_id.to_string(), a.to_json()));
+        if i % 20 == 5 {
+            let (_, v) = &bad[i / 20];
+            msgs.push(("cam-bad".to_owned(), v.clone()));
+        }
+    }
+    publish_raw(&producer(&broker), &t, &msgs);
+
+    let dir = scratch();
+    let store = open_store(&db_path(dir.path()));
+    let (k, d) = configs(&dep, &broker, &t, &dlq, "dispatcher-b");
+    let shutdown = Shutdown::new();
+    let h = start_consumer(
+        &dep,
+        &k,
+        &d,
+        store.clone(),
+        test_options(7),
+        shutdown.clone(),
+    );
+    wait_count(store.as_ref(), 60, Duration::from_secs(90), &broker).await;
+    let dead = read_topic(&broker, &dlq, 3, Duration::from_secs(30));
+    shutdown.trigger();
+    h.join().await.unwrap();
+
+    assert_eq!(store.alert_count().await.unwrap(), 60);
+    for a in &good {
+        assert!(store.get_alert(a.alert_id).await.unwrap().is_some());
+    }
+    assert_eq!(dead.len(), 3, "{dead:?}");
+    for (m, (reason, payload)) in dead.iter().zip(&bad) {
+        assert_eq!(&m.payload, payload, "the DLQ keeps the bytes as received");
+        assert_eq!(m.header(H_REASON), Some(*reason));
+        assert!(!m.header(H_ERROR).unwrap_or_default().is_empty());
+        assert_eq!(m.header(H_TOPIC), Some(t.as_str()));
+        assert_eq!(m.header(H_PARTITION), Some("0"));
+        assert!(m.header(H_OFFSET).unwrap().parse::<i64>().is_ok());
+    }
+    assert!(
+        dead[0].header(H_ERROR).unwrap().contains("JSON"),
+        "{:?}",
+        dead[0]
+    );
+}
