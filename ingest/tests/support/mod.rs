@@ -1,0 +1,90 @@
+//! Set-up shared by the ingest test binaries: the vtest clip, a camsim, an ingest with fast
+//! backoff, and waiting for frames or states.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+use xueliang_core::CameraId;
+use xueliang_core::config::{CameraConfig, Sampling};
+use xueliang_core::shutdown::Shutdown;
+use xueliang_ingest::bench::camera_config;
+use xueliang_ingest::camsim::{self, CamsimHandle, CamsimOptions, ClipPreset};
+use xueliang_ingest::decode::DecoderOptions;
+use xueliang_ingest::frame::Frame;
+use xueliang_ingest::session::SessionTuning;
+use xueliang_ingest::{CameraState, Ingest, IngestHandle, IngestOptions};
+
+pub fn vtest() -> PathBuf {
+    static P: OnceLock<PathBuf> = OnceLock::new();
+    P.get_or_init(|| {
+        camsim::ensure_clip(ClipPreset::Vtest, &camsim::default_cache_dir())
+            .expect("encode vtest (needs ffmpeg and opencv-doc)")
+    })
+    .clone()
+}
+
+pub async fn sim(cameras: usize, tweak: impl FnOnce(&mut CamsimOptions)) -> CamsimHandle {
+    let clip = tokio::task::spawn_blocking(vtest).await.unwrap();
+    let mut o = CamsimOptions::new(cameras, clip);
+    tweak(&mut o);
+    camsim::start(o).await.expect("camsim starts")
+}
+
+pub fn fast() -> IngestOptions {
+    IngestOptions {
+        decoder_workers: 1,
+        decoder: DecoderOptions::default(),
+        decoder_queue_per_camera: 32,
+        session: SessionTuning {
+            backoff_initial: Duration::from_millis(200),
+            backoff_max: Duration::from_secs(2),
+            connect_timeout: Duration::from_secs(5),
+            ..SessionTuning::default()
+        },
+    }
+}
+
+pub fn cam(sim: &CamsimHandle, i: usize, sampling: Sampling) -> CameraConfig {
+    camera_config(&format!("cam-{i}"), &sim.url(i), sampling)
+}
+
+pub fn id(s: &str) -> CameraId {
+    CameraId::new(s).unwrap()
+}
+
+pub fn start(
+    opts: IngestOptions,
+    cameras: Vec<CameraConfig>,
+) -> (IngestHandle, mpsc::Receiver<Frame>, Shutdown) {
+    let (tx, rx) = mpsc::channel(256);
+    let shutdown = Shutdown::new();
+    let h = Ingest::start_with(opts, cameras, tx, shutdown.clone()).expect("ingest starts");
+    (h, rx, shutdown)
+}
+
+pub async fn collect(rx: &mut mpsc::Receiver<Frame>, for_: Duration) -> Vec<Frame> {
+    let deadline = tokio::time::Instant::now() + for_;
+    let mut out = vec![];
+    while let Ok(Some(f)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+        out.push(f);
+    }
+    out
+}
+
+pub async fn wait_state(h: &IngestHandle, camera: &str, state: CameraState, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let s = h.status(&id(camera));
+        if s.as_ref().is_some_and(|s| s.state == state) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{camera} not {state} within {limit:?}: {s:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
