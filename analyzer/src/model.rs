@@ -101,21 +101,8 @@ pub enum ModelError {
     },
 }
 
-/// `${XUELIANG_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/xueliang}`.
-pub fn cache_dir() -> PathBuf {
-    cache_dir_from(&|k| std::env::var_os(k).filter(|v| !v.is_empty()))
-}
-
-fn cache_dir_from(env: &dyn Fn(&str) -> Option<std::ffi::OsString>) -> PathBuf {
-    if let Some(c) = env("XUELIANG_CACHE") {
-        return PathBuf::from(c);
-    }
-    let base = env("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(|| PathBuf::from(".cache"));
-    base.join("xueliang")
-}
+/// The cache folder (one rule for the whole workspace, see `xueliang_core::paths`).
+pub use xueliang_core::paths::cache_dir;
 
 /// Names of the models compiled into this build.
 pub fn builtin_names() -> impl Iterator<Item = &'static str> {
@@ -524,7 +511,6 @@ impl ModelSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::ffi::OsString;
 
     #[test]
     fn builtin_nanodet_manifest_is_valid() {
@@ -564,30 +550,6 @@ mod tests {
             .to_string();
         assert!(e.contains("input.color"), "{e}");
         assert!(e.contains("box output"), "{e}");
-    }
-
-    #[test]
-    fn cache_dir_follows_the_documented_order() {
-        let env = |pairs: &'static [(&str, &str)]| {
-            move |k: &str| {
-                pairs
-                    .iter()
-                    .find(|(n, _)| *n == k)
-                    .map(|(_, v)| OsString::from(v))
-            }
-        };
-        assert_eq!(
-            cache_dir_from(&env(&[("XUELIANG_CACHE", "/c"), ("HOME", "/h")])),
-            PathBuf::from("/c")
-        );
-        assert_eq!(
-            cache_dir_from(&env(&[("XDG_CACHE_HOME", "/x"), ("HOME", "/h")])),
-            PathBuf::from("/x/xueliang")
-        );
-        assert_eq!(
-            cache_dir_from(&env(&[("HOME", "/h")])),
-            PathBuf::from("/h/.cache/xueliang")
-        );
     }
 
     #[test]

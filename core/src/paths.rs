@@ -1,22 +1,52 @@
 //! Where the expensive, versioned artefacts live (models, ONNX Runtime, broker, clips).
 //! Reads environment variables only; creating or reading files is left to the caller.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 /// `$XUELIANG_CACHE`, else `$XDG_CACHE_HOME/xueliang`, else `~/.cache/xueliang` — the same rule
-/// as `./xl` and `models/fetch.sh`.
+/// as `./xl` and `models/fetch.sh`. Every crate resolves the cache through this function.
 pub fn cache_dir() -> PathBuf {
-    if let Some(p) = std::env::var_os("XUELIANG_CACHE").filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
-    }
-    if let Some(p) = std::env::var_os("XDG_CACHE_HOME").filter(|p| !p.is_empty()) {
-        return PathBuf::from(p).join("xueliang");
-    }
-    let home = std::env::var_os("HOME").unwrap_or_else(|| ".".into());
-    PathBuf::from(home).join(".cache").join("xueliang")
+    cache_dir_from(&|k| std::env::var_os(k).filter(|v| !v.is_empty()))
 }
 
-/// The directory a fetched model is verified into: `<cache>/models/<name>-<version>/`.
-pub fn model_dir(name: &str, version: &str) -> PathBuf {
-    cache_dir().join("models").join(format!("{name}-{version}"))
+/// [`cache_dir`] with the environment given (for tests).
+pub fn cache_dir_from(env: &dyn Fn(&str) -> Option<OsString>) -> PathBuf {
+    if let Some(c) = env("XUELIANG_CACHE") {
+        return PathBuf::from(c);
+    }
+    let base = env("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| PathBuf::from(".cache"));
+    base.join("xueliang")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_dir_follows_the_documented_order() {
+        let env = |pairs: &'static [(&str, &str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| OsString::from(v))
+            }
+        };
+        assert_eq!(
+            cache_dir_from(&env(&[("XUELIANG_CACHE", "/c"), ("HOME", "/h")])),
+            PathBuf::from("/c")
+        );
+        assert_eq!(
+            cache_dir_from(&env(&[("XDG_CACHE_HOME", "/x"), ("HOME", "/h")])),
+            PathBuf::from("/x/xueliang")
+        );
+        assert_eq!(
+            cache_dir_from(&env(&[("HOME", "/h")])),
+            PathBuf::from("/h/.cache/xueliang")
+        );
+    }
 }

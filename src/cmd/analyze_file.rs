@@ -53,7 +53,11 @@ pub fn run(args: AnalyzeFileArgs) -> anyhow::Result<()> {
             )
         }
         None => (
-            default_analyzer(),
+            AnalyzerConfig {
+                // One file, one session: use both cores inside it.
+                intra_threads: 2,
+                ..AnalyzerConfig::default()
+            },
             CameraId::new("file").expect("valid id"),
             Vec::new(),
             8 * 3600,
@@ -145,18 +149,4 @@ pub fn run(args: AnalyzeFileArgs) -> anyhow::Result<()> {
 fn round(v: f32, digits: i32) -> f64 {
     let p = 10f64.powi(digits);
     (v as f64 * p).round() / p
-}
-
-fn default_analyzer() -> AnalyzerConfig {
-    AnalyzerConfig {
-        model: "nanodet-m-416".into(),
-        execution_provider: xueliang_core::config::ExecutionProvider::Cpu,
-        workers: 1,
-        intra_threads: 2,
-        batch_max: 1,
-        batch_timeout: Duration::from_millis(0),
-        score_threshold: 0.35,
-        nms_iou: 0.5,
-        spool_max_bytes: 0,
-    }
 }

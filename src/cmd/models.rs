@@ -1,10 +1,11 @@
-//! `xueliang models list|fetch`. The manifests and the fetch/convert/verify scripts of
-//! `models/` are embedded in the binary, so an installed binary can fetch a model without a
+//! `xueliang models list|fetch`. The fetch/convert/verify scripts of `models/` (and the
+//! manifests they read) are embedded in the binary, so an installed binary can fetch a model without a
 //! checkout: they are written to a versioned folder under the cache and run from there.
 
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+use xueliang_analyzer::model;
 use xueliang_core::paths;
 
 /// (path relative to models/, contents). Keep in step with the folder.
@@ -27,59 +28,32 @@ const FILES: &[(&str, &str)] = &[
     ),
 ];
 
-#[derive(serde::Deserialize)]
-struct ManifestHead {
-    name: String,
-    version: String,
-    description: String,
-}
-
-fn manifests() -> anyhow::Result<Vec<ManifestHead>> {
-    FILES
-        .iter()
-        .filter(|(p, _)| p.ends_with("/manifest.toml"))
-        .map(|(p, text)| {
-            // Only the head is read here; the analyzer reads the full spec.
-            let v: toml::Table = toml::from_str(text).with_context(|| format!("models/{p}"))?;
-            let get = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
-            Ok(ManifestHead {
-                name: get("name"),
-                version: get("version"),
-                description: get("description"),
-            })
-        })
-        .collect()
-}
-
 pub fn list() -> anyhow::Result<ExitCode> {
-    for m in manifests()? {
-        let dir = paths::model_dir(&m.name, &m.version);
-        let ready = dir.join(".verified").exists();
-        println!(
-            "{:<16} {:<7} {:<9} {}",
-            m.name,
-            m.version,
-            if ready { "ready" } else { "missing" },
-            m.description
-        );
-        if ready {
-            println!("{:<16} {}", "", dir.join("model.onnx").display());
-        } else {
-            println!("{:<16} fetch with: xueliang models fetch {}", "", m.name);
+    // The manifests the analyzer was built with, resolved by the analyzer's own rule, so
+    // "ready" here means exactly "the analyzer will load it".
+    for name in model::builtin_names() {
+        let spec = model::builtin_manifest(name)?;
+        let [w, h] = spec.input_size;
+        let summary = format!("{w}x{h} input, {} classes", spec.num_classes);
+        match model::resolve_model(name, None) {
+            Ok(m) => {
+                println!("{name:<16} {:<7} ready     {summary}", spec.version);
+                println!("{:<16} {}", "", m.onnx.display());
+            }
+            Err(_) => {
+                println!("{name:<16} {:<7} missing   {summary}", spec.version);
+                println!("{:<16} fetch with: xueliang models fetch {name}", "");
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn fetch(name: &str) -> anyhow::Result<ExitCode> {
-    if !manifests()?.iter().any(|m| m.name == name) {
+    if !model::builtin_names().any(|n| n == name) {
         bail!(
             "unknown model {name:?}; known: {}",
-            manifests()?
-                .iter()
-                .map(|m| m.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            model::builtin_names().collect::<Vec<_>>().join(", ")
         );
     }
     let scripts = unpack_scripts()?;

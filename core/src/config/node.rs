@@ -269,6 +269,29 @@ pub struct AnalyzerConfig {
     pub spool_max_bytes: u64,
 }
 
+impl AnalyzerConfig {
+    fn from_raw(a: AnalyzerRaw, execution_provider: ExecutionProvider) -> Self {
+        AnalyzerConfig {
+            model: a.model,
+            execution_provider,
+            workers: a.workers,
+            intra_threads: a.intra_threads,
+            batch_max: a.batch_max,
+            batch_timeout: Duration::from_millis(a.batch_timeout_ms),
+            score_threshold: a.score_threshold,
+            nms_iou: a.nms_iou,
+            spool_max_bytes: a.spool_max_mb * 1024 * 1024,
+        }
+    }
+}
+
+/// The `[analyzer]` defaults of `xueliang.toml`, for tools that run without a config file.
+impl Default for AnalyzerConfig {
+    fn default() -> Self {
+        AnalyzerConfig::from_raw(AnalyzerRaw::default(), ExecutionProvider::Cpu)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct DispatcherConfig {
     pub listen: SocketAddr,
@@ -504,17 +527,7 @@ impl NodeConfig {
                 backoff_initial: Duration::from_millis(raw.ingest.backoff_initial_ms),
                 backoff_max: Duration::from_secs(raw.ingest.backoff_max_s),
             },
-            analyzer: AnalyzerConfig {
-                model: raw.analyzer.model,
-                execution_provider: provider,
-                workers: raw.analyzer.workers,
-                intra_threads: raw.analyzer.intra_threads,
-                batch_max: raw.analyzer.batch_max,
-                batch_timeout: Duration::from_millis(raw.analyzer.batch_timeout_ms),
-                score_threshold: raw.analyzer.score_threshold,
-                nms_iou: raw.analyzer.nms_iou,
-                spool_max_bytes: raw.analyzer.spool_max_mb * 1024 * 1024,
-            },
+            analyzer: AnalyzerConfig::from_raw(raw.analyzer, provider),
             dispatcher: DispatcherConfig {
                 listen: dispatcher_listen,
                 database: raw.dispatcher.database,

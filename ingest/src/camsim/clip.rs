@@ -214,16 +214,7 @@ pub enum ClipError {
 
 /// `${XUELIANG_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/xueliang}`.
 pub fn default_cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("XUELIANG_CACHE").filter(|v| !v.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into())).join(".cache")
-        });
-    base.join("xueliang")
+    xueliang_core::paths::cache_dir()
 }
 
 /// Returns the path of `preset` under `cache_dir/media/`, encoding it first if it is missing.
