@@ -49,6 +49,11 @@ pub enum Command {
         /// Path to xueliang.toml.
         path: PathBuf,
     },
+    /// Manage desk users (each belongs to one station desk or to the district centre).
+    Users {
+        #[command(subcommand)]
+        action: UsersAction,
+    },
     /// Print or write the JSON Schemas of the wire contract (Alert v1, Camera, Desk, Incident).
     Schema {
         /// Write one file per type into this directory instead of printing.
@@ -68,6 +73,9 @@ pub struct RunArgs {
     /// Override `http.listen` (the /metrics and /healthz address of this process).
     #[arg(long)]
     pub http_listen: Option<std::net::SocketAddr>,
+    /// Override `dispatcher.listen` (the desk UI and /api/v1 address).
+    #[arg(long)]
+    pub api_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, ValueEnum)]
@@ -217,4 +225,32 @@ pub enum BenchWhat {
     Dispatch,
     /// The whole pipeline: maximum cameras per node per sampling policy, end-to-end latency.
     E2e,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UsersAction {
+    /// Add a user (or change one with --replace). The password is read from the
+    /// XUELIANG_PASSWORD environment variable, else from the first line of standard input.
+    Add {
+        /// Path to xueliang.toml (names the database and the desks).
+        #[arg(long, short, default_value = DEFAULT_CONFIG, env = "XUELIANG_CONFIG")]
+        config: PathBuf,
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// The desk the user works at (a `[[desk]] id` of the configuration).
+        #[arg(long)]
+        desk: String,
+        /// Name shown in the UI and the audit trail (default: the login name).
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Change an existing user (and end its sessions) instead of failing.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// List users and their desks.
+    List {
+        #[arg(long, short, default_value = DEFAULT_CONFIG, env = "XUELIANG_CONFIG")]
+        config: PathBuf,
+    },
 }

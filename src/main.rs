@@ -30,6 +30,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime()?.block_on(cmd::run::run(args))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Users { action } => {
+            runtime()?.block_on(cmd::users::run(action))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::CheckConfig { path } => Ok(cmd::check_config::run(&path)),
         Command::Schema { out } => {
             cmd::schema::run(out.as_deref())?;

@@ -132,27 +132,37 @@ pub fn start_edge(
 /// Starts the dispatcher: Kafka consumer → router → SQLite store.
 pub fn start_dispatcher(
     settings: &Settings,
+    api_listen: Option<std::net::SocketAddr>,
     health: &Health,
     shutdown: &Shutdown,
     tasks: &mut JoinSet<()>,
 ) -> anyhow::Result<()> {
     use std::collections::HashMap;
+    use xueliang_dispatcher::api::{self, ApiState};
+    use xueliang_dispatcher::clock::SystemClock;
     use xueliang_dispatcher::consume::{ConsumeOptions, Consumer, ConsumerDeps};
+    use xueliang_dispatcher::policy::Policy;
+    use xueliang_dispatcher::push::Hub;
     use xueliang_dispatcher::routing::Router;
-    use xueliang_dispatcher::store::{SqliteStore, Synchronous};
+    use xueliang_dispatcher::store::{self, Store, StoreOptions};
 
     let node = &settings.node;
-    let db = &node.dispatcher.database;
-    let Some(rel) = db.strip_prefix("sqlite://") else {
-        anyhow::bail!(
-            "dispatcher.database = {db:?}: only sqlite:// is available in this build \
-             (PostgreSQL lands with issue #5); use e.g. \"sqlite://dispatcher.db\""
-        );
-    };
-    let path = node.data_dir.join(rel);
-    let store = SqliteStore::open(&path, Synchronous::Full)
-        .with_context(|| format!("opening the alert store {}", path.display()))?;
-    let router = Router::new(node, &settings.jurisdictions).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let clock = Arc::new(SystemClock);
+    let store: Arc<dyn Store> = Arc::new(
+        store::open(
+            &node.dispatcher.database,
+            &node.data_dir,
+            StoreOptions {
+                policy: Policy::from_config(node),
+                clock: clock.clone(),
+            },
+        )
+        .context("opening the alert store")?,
+    );
+    tracing::info!(database = %store.describe(), "alert store open");
+    let router =
+        Arc::new(Router::new(node, &settings.jurisdictions).map_err(|e| anyhow::anyhow!("{e}"))?);
+    let hub = Hub::new();
     let cameras: HashMap<_, _> = settings
         .inventory
         .cameras
@@ -160,10 +170,10 @@ pub fn start_dispatcher(
         .map(|c| (c.id.clone(), c.clone()))
         .collect();
     let deps = ConsumerDeps {
-        router: Arc::new(router),
+        router: router.clone(),
         cameras: Arc::new(move |id| cameras.get(id).cloned()),
-        store: Arc::new(store),
-        on_persisted: None,
+        store: store.clone(),
+        hub: Some(hub.clone()),
     };
     let consumer = Consumer::start(
         &node.kafka,
@@ -173,6 +183,51 @@ pub fn start_dispatcher(
         shutdown.clone(),
     )
     .context("starting the alert consumer")?;
+
+    let names: HashMap<String, String> = settings
+        .jurisdictions
+        .areas
+        .iter()
+        .map(|a| (a.id.clone(), a.name.clone()))
+        .collect();
+    let state = ApiState::new(
+        store.clone(),
+        hub.clone(),
+        clock,
+        node.desks.clone(),
+        &settings.inventory.cameras,
+        &router,
+        &|id| names.get(id).cloned(),
+        node.dispatcher.session_ttl,
+        shutdown.clone(),
+    );
+    let addr = api_listen.unwrap_or(node.dispatcher.listen);
+    let listener = std::net::TcpListener::bind(addr).with_context(|| {
+        format!("cannot listen on {addr} for the desk API (change dispatcher.listen or pass --api-listen)")
+    })?;
+    listener.set_nonblocking(true)?;
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let local = listener.local_addr()?;
+    let app = api::routes(state);
+    let sd = shutdown.clone();
+    tasks.spawn(async move {
+        let res = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { sd.wait().await })
+        .await;
+        if let Err(e) = res {
+            tracing::error!(error = %e, "the desk API server failed");
+        }
+    });
+    tasks.spawn(api::run_escalation(
+        store,
+        hub,
+        std::time::Duration::from_secs(1),
+        shutdown.clone(),
+    ));
+    tracing::info!(api = %format!("http://{local}/api/v1/"), "desk API listening");
     health.set("dispatcher", RoleStatus::Running);
     tasks.spawn(async move {
         if let Err(e) = consumer.join().await {

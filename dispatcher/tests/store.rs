@@ -2,7 +2,7 @@
 
 mod support;
 
-use support::{alerts, db_path, deployment, open_store, scratch};
+use support::{alerts, backends, db_path, deployment, scratch};
 use xueliang_core::DeskId;
 use xueliang_dispatcher::store::{AlertRecord, RouteRole, SqliteStore, Store, Synchronous};
 
@@ -10,8 +10,14 @@ use xueliang_dispatcher::store::{AlertRecord, RouteRole, SqliteStore, Store, Syn
 async fn insert_is_idempotent_and_keeps_routes() {
     let dep = deployment();
     let dir = scratch();
-    let store = open_store(&db_path(dir.path()));
-    let batch: Vec<AlertRecord> = alerts(&dep, 40)
+    for (name, store) in backends(dir.path(), Default::default()) {
+        eprintln!("backend {name}");
+        insert_is_idempotent_on(&dep, store.as_ref()).await;
+    }
+}
+
+async fn insert_is_idempotent_on(dep: &support::Deployment, store: &dyn Store) {
+    let batch: Vec<AlertRecord> = alerts(dep, 40)
         .into_iter()
         .map(|a| {
             let cam = dep.inventory.camera(&a.camera_id);

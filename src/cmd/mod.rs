@@ -5,6 +5,7 @@ pub mod check_config;
 pub mod models;
 pub mod run;
 pub mod schema;
+pub mod users;
 
 /// What a subcommand whose issue has not landed says. Exits non-zero so scripts notice.
 pub fn not_yet(command: &str, issue: u32, title: &str) -> anyhow::Result<std::process::ExitCode> {

@@ -56,7 +56,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         roles::start_edge(&settings, &health, &shutdown, &mut tasks)?;
     }
     if roles.contains(&Role::Dispatcher) {
-        roles::start_dispatcher(&settings, &health, &shutdown, &mut tasks)?;
+        roles::start_dispatcher(&settings, args.api_listen, &health, &shutdown, &mut tasks)?;
     }
 
     shutdown.wait().await;

@@ -192,6 +192,11 @@ struct DispatcherRaw {
     grouping_window_s: u64,
     /// Operator alert when the consumer has held no partitions for this long.
     no_partitions_alert_s: u64,
+    /// Seconds a new incident may wait unacknowledged before it escalates to the centre, per
+    /// priority, at the normal duty level (特殊 halves them, 战时 quarters them).
+    ack_sla_s: AckSlaRaw,
+    /// How long a desk login lasts.
+    session_ttl_s: u64,
     /// The route tree (`[dispatcher.route]`); see deploy/ROUTING.md.
     route: RouteRaw,
 }
@@ -205,7 +210,29 @@ impl Default for DispatcherRaw {
             instance_id: None,
             grouping_window_s: 300,
             no_partitions_alert_s: 60,
+            ack_sla_s: AckSlaRaw::default(),
+            session_ttl_s: 12 * 3600,
             route: RouteRaw::default(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct AckSlaRaw {
+    p1: u64,
+    p2: u64,
+    p3: u64,
+    p4: u64,
+}
+
+impl Default for AckSlaRaw {
+    fn default() -> Self {
+        AckSlaRaw {
+            p1: 60,
+            p2: 180,
+            p3: 600,
+            p4: 1800,
         }
     }
 }
@@ -300,6 +327,9 @@ pub struct DispatcherConfig {
     pub instance_id: String,
     pub grouping_window: Duration,
     pub no_partitions_alert: Duration,
+    /// Acknowledgement SLA per priority (P1..P4) at the normal duty level.
+    pub ack_sla: [Duration; 4],
+    pub session_ttl: Duration,
     pub route: RouteTree,
 }
 
@@ -480,6 +510,23 @@ impl NodeConfig {
         if raw.dispatcher.grouping_window_s == 0 {
             e.push("dispatcher.grouping_window_s", "must be at least 1", "");
         }
+        let sla = &raw.dispatcher.ack_sla_s;
+        if [sla.p1, sla.p2, sla.p3, sla.p4].contains(&0)
+            || !(sla.p1 <= sla.p2 && sla.p2 <= sla.p3 && sla.p3 <= sla.p4)
+        {
+            e.push(
+                "dispatcher.ack_sla_s",
+                "must be positive and not shorter for a lower priority",
+                "e.g. ack_sla_s = { p1 = 60, p2 = 180, p3 = 600, p4 = 1800 }",
+            );
+        }
+        if raw.dispatcher.session_ttl_s < 60 {
+            e.push(
+                "dispatcher.session_ttl_s",
+                "must be at least 60",
+                "e.g. session_ttl_s = 43200 (12 h)",
+            );
+        }
         if !(raw.dispatcher.database.starts_with("sqlite://")
             || raw.dispatcher.database.starts_with("postgres://")
             || raw.dispatcher.database.starts_with("postgresql://"))
@@ -535,6 +582,14 @@ impl NodeConfig {
                 instance_id,
                 grouping_window: Duration::from_secs(raw.dispatcher.grouping_window_s),
                 no_partitions_alert: Duration::from_secs(raw.dispatcher.no_partitions_alert_s),
+                ack_sla: [
+                    raw.dispatcher.ack_sla_s.p1,
+                    raw.dispatcher.ack_sla_s.p2,
+                    raw.dispatcher.ack_sla_s.p3,
+                    raw.dispatcher.ack_sla_s.p4,
+                ]
+                .map(Duration::from_secs),
+                session_ttl: Duration::from_secs(raw.dispatcher.session_ttl_s),
                 route,
             },
             drain_timeout: Duration::from_secs(raw.shutdown.drain_timeout_s),

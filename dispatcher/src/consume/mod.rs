@@ -29,7 +29,7 @@ pub use metrics::{
     PERSISTED_TOTAL, STORE_ERRORS_TOTAL, describe_metrics,
 };
 
-use crate::routing::{RouteDecision, Router};
+use crate::routing::Router;
 use crate::store::{AlertRecord, Store};
 use dlq::DeadLetters;
 use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
@@ -40,7 +40,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use xueliang_core::CameraId;
@@ -51,21 +50,14 @@ use xueliang_core::shutdown::Shutdown;
 /// Looks a camera up in the inventory (`None`: unknown camera, routed to the centre).
 pub type CameraLookup = Arc<dyn Fn(&CameraId) -> Option<CameraConfig> + Send + Sync>;
 
-/// An alert that was newly persisted, for the live push to desks.
-#[derive(Debug, Clone)]
-pub struct PersistedAlert {
-    pub alert: AlertV1,
-    pub route: RouteDecision,
-}
-
 /// What the consumer needs besides configuration.
 pub struct ConsumerDeps {
     pub router: Arc<Router>,
     pub cameras: CameraLookup,
     pub store: Arc<dyn Store>,
-    /// Receives every newly persisted alert (not duplicates). Lagging receivers lose
-    /// messages (a broadcast policy), never the store.
-    pub on_persisted: Option<broadcast::Sender<Arc<PersistedAlert>>>,
+    /// Receives the incident change of every newly persisted alert (not duplicates), after
+    /// its transaction committed.
+    pub hub: Option<crate::push::Hub>,
 }
 
 /// Tuning; the defaults suit production.
@@ -342,15 +334,11 @@ impl Worker {
             }
         };
         let mut new = 0u64;
-        for (rec, ins) in records.iter().zip(&results) {
+        for (rec, ins) in records.iter().zip(results) {
             if ins.new {
                 new += 1;
-                if let Some(tx) = &self.deps.on_persisted {
-                    // No receiver is fine: nobody is watching live.
-                    let _ = tx.send(Arc::new(PersistedAlert {
-                        alert: rec.alert.clone(),
-                        route: rec.route.clone(),
-                    }));
+                if let (Some(hub), Some(change)) = (&self.deps.hub, ins.incident) {
+                    hub.publish(change);
                 }
             } else {
                 tracing::debug!(alert_id = %rec.alert.alert_id, "duplicate alert (redelivery)");

@@ -1,36 +1,35 @@
-//! SQLite implementation of [`Store`]: one connection owned by one dedicated thread.
+//! The SQLite backend: one connection on the store thread.
 //!
 //! Design decisions:
-//! - **rusqlite (bundled SQLite) on a thread, not sqlx.** SQLite calls block (fsync); a
-//!   dedicated thread keeps them off the tokio runtime, and a single writer connection is what
-//!   SQLite serialises to anyway. rusqlite builds one C file instead of sqlx's ~60 crates on a
-//!   2-core build machine. PostgreSQL comes later behind the same [`Store`] trait.
+//! - **rusqlite (bundled SQLite), not sqlx.** SQLite calls block (fsync); the store thread
+//!   keeps them off the tokio runtime, and a single writer connection is what SQLite
+//!   serialises to anyway. rusqlite builds one C file instead of sqlx's ~60 crates.
 //! - **WAL + `synchronous=FULL` by default.** The consumer stores a Kafka offset only after
 //!   the batch's transaction returns, so a returned commit must survive power loss, not only a
-//!   process kill: WAL with `NORMAL` survives `kill -9` but may lose the last transactions on
-//!   power loss, after the offset was committed, i.e. alerts would be lost for good. `FULL`
-//!   costs one fsync per batch; batching makes that affordable. [`Synchronous::Normal`] is
-//!   there for benchmarks and throwaway stores.
-//! - **Migrations are embedded SQL files** (`dispatcher/migrations/NNNN_name.sql`), applied
-//!   in order, each in its own transaction together with bumping `PRAGMA user_version`. A
+//!   process kill: with `NORMAL` the last transactions may vanish on power loss after their
+//!   offsets were committed, i.e. alerts lost for good. `FULL` costs one fsync per batch;
+//!   batching makes that affordable. [`Synchronous::Normal`] is for benchmarks and scratch.
+//! - **Migrations are embedded SQL files** (`dispatcher/migrations/sqlite/NNNN_name.sql`),
+//!   applied in order, each in its own transaction together with `PRAGMA user_version`. A
 //!   database newer than the build is refused rather than guessed at.
-//! - Requests queue on a bounded channel (backpressure to the consumer, nothing dropped).
+//! - The engine writes `$N` parameters; they become SQLite's `?N`, which bind by index whatever
+//!   the order of first use (SQLite would number `$N` names by first appearance instead).
 
-use super::{AlertRecord, BoxFuture, Inserted, RouteRole, Store, StoreError, StoredAlert};
-use crate::routing::RouteDecision;
-use rusqlite::{Connection, OptionalExtension, params};
+use super::sql::{Backend, Row, Tx, V};
+use super::{SqlStore, StoreError, StoreOptions};
+use rusqlite::{Connection, types::ValueRef};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use tokio::sync::oneshot;
-use uuid::Uuid;
-use xueliang_core::DeskId;
-use xueliang_core::contract::AlertV1;
 
-/// Migrations in order; the version of each is its index + 1.
-const MIGRATIONS: &[(&str, &str)] = &[("alerts", include_str!("../../migrations/0001_alerts.sql"))];
-
-/// Requests waiting for the database thread.
-const QUEUE: usize = 64;
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "alerts",
+        include_str!("../../migrations/sqlite/0001_alerts.sql"),
+    ),
+    (
+        "incidents",
+        include_str!("../../migrations/sqlite/0002_incidents.sql"),
+    ),
+];
 
 /// How SQLite syncs to disk on commit (`PRAGMA synchronous`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -42,115 +41,39 @@ pub enum Synchronous {
     Normal,
 }
 
-enum Request {
-    Insert(
-        Vec<AlertRecord>,
-        oneshot::Sender<Result<Vec<Inserted>, StoreError>>,
-    ),
-    Count(oneshot::Sender<Result<u64, StoreError>>),
-    Get(
-        Uuid,
-        oneshot::Sender<Result<Option<StoredAlert>, StoreError>>,
-    ),
-    ForDesk(
-        DeskId,
-        usize,
-        oneshot::Sender<Result<Vec<StoredAlert>, StoreError>>,
-    ),
-}
-
-/// The SQLite store. Dropping it (every clone of the `Arc` holding it) stops its thread after
-/// the queued requests.
-#[derive(Debug)]
-pub struct SqliteStore {
-    tx: mpsc::SyncSender<Request>,
-    path: PathBuf,
-}
+/// Opens SQLite stores.
+pub struct SqliteStore;
 
 impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` with default options.
+    pub fn open(path: &Path, sync: Synchronous) -> Result<SqlStore, StoreError> {
+        Self::open_with(path, sync, StoreOptions::default())
+    }
+
     /// Opens (creating if needed) the database at `path`, in WAL mode, and applies pending
     /// migrations. Blocking: call it at start-up (or from `spawn_blocking`).
-    pub fn open(path: &Path, sync: Synchronous) -> Result<SqliteStore, StoreError> {
-        let mut db = Db::open(path, sync)?;
+    pub fn open_with(
+        path: &Path,
+        sync: Synchronous,
+        opts: StoreOptions,
+    ) -> Result<SqlStore, StoreError> {
+        let mut db = Sqlite::open(path, sync)?;
         db.migrate()?;
-        let (tx, rx) = mpsc::sync_channel::<Request>(QUEUE);
-        std::thread::Builder::new()
-            .name("alert-store".into())
-            .spawn(move || {
-                while let Ok(req) = rx.recv() {
-                    db.serve(req);
-                }
-            })
-            .map_err(|e| StoreError::Open {
-                path: path.to_owned(),
-                source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
-            })?;
-        Ok(SqliteStore {
-            tx,
-            path: path.to_owned(),
-        })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn call<T: Send + 'static>(
-        &self,
-        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Request + Send + 'static,
-    ) -> BoxFuture<'_, Result<T, StoreError>> {
-        Box::pin(async move {
-            let (otx, orx) = oneshot::channel();
-            let req = make(otx);
-            // The queue is bounded: when the thread is behind, wait for room without blocking
-            // the runtime.
-            let tx = self.tx.clone();
-            tokio::task::spawn_blocking(move || tx.send(req))
-                .await
-                .map_err(|_| StoreError::Closed)?
-                .map_err(|_| StoreError::Closed)?;
-            orx.await.map_err(|_| StoreError::Closed)?
-        })
+        SqlStore::spawn(db, opts)
     }
 }
 
-impl Store for SqliteStore {
-    fn insert_batch(
-        &self,
-        batch: Vec<AlertRecord>,
-    ) -> BoxFuture<'_, Result<Vec<Inserted>, StoreError>> {
-        self.call(move |tx| Request::Insert(batch, tx))
-    }
-
-    fn alert_count(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
-        self.call(Request::Count)
-    }
-
-    fn get_alert(&self, id: Uuid) -> BoxFuture<'_, Result<Option<StoredAlert>, StoreError>> {
-        self.call(move |tx| Request::Get(id, tx))
-    }
-
-    fn alerts_for_desk(
-        &self,
-        desk: &DeskId,
-        limit: usize,
-    ) -> BoxFuture<'_, Result<Vec<StoredAlert>, StoreError>> {
-        let desk = desk.clone();
-        self.call(move |tx| Request::ForDesk(desk, limit, tx))
-    }
-}
-
-/// The connection, owned by the store thread.
-struct Db {
+struct Sqlite {
     conn: Connection,
     path: PathBuf,
 }
 
-impl Db {
-    fn open(path: &Path, sync: Synchronous) -> Result<Db, StoreError> {
-        let open_err = |source| StoreError::Open {
-            path: path.to_owned(),
-            source,
+impl Sqlite {
+    fn open(path: &Path, sync: Synchronous) -> Result<Sqlite, StoreError> {
+        let open_err = |e: rusqlite::Error| StoreError::Open {
+            what: path.display().to_string(),
+            message: e.to_string(),
+            hint: " and that its directory is writable",
         };
         let conn = Connection::open(path).map_err(open_err)?;
         let mode: String = conn
@@ -167,253 +90,138 @@ impl Db {
             "PRAGMA synchronous={sync}; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;"
         ))
         .map_err(open_err)?;
-        Ok(Db {
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(Sqlite {
             conn,
             path: path.to_owned(),
         })
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
-        let path = self.path.clone();
+        let what = self.path.display().to_string();
         let current: u32 = self
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|source| StoreError::Open {
-                path: path.clone(),
-                source,
+            .map_err(|e| StoreError::Open {
+                what: what.clone(),
+                message: e.to_string(),
+                hint: "",
             })?;
         let known = MIGRATIONS.len() as u32;
         if current > known {
             return Err(StoreError::TooNew {
-                path,
+                what,
                 found: current,
                 known,
             });
         }
         for (i, (name, sql)) in MIGRATIONS.iter().enumerate().skip(current as usize) {
             let version = i as u32 + 1;
-            let err = |source| StoreError::Migrate {
-                path: path.clone(),
+            let err = |e: rusqlite::Error| StoreError::Migrate {
+                what: what.clone(),
                 version,
                 name,
-                source,
+                message: e.to_string(),
             };
             let tx = self.conn.transaction().map_err(err)?;
             tx.execute_batch(sql).map_err(err)?;
             tx.execute_batch(&format!("PRAGMA user_version={version}"))
                 .map_err(err)?;
             tx.commit().map_err(err)?;
-            tracing::info!(path = %path.display(), version, name, "alert database migrated");
+            tracing::info!(path = %what, version, name, "alert database migrated");
         }
         Ok(())
     }
+}
 
-    fn serve(&mut self, req: Request) {
-        // A dropped receiver means the caller gave up (e.g. shutdown); nothing to do.
-        match req {
-            Request::Insert(batch, tx) => {
-                let _ = tx.send(self.insert(&batch));
-            }
-            Request::Count(tx) => {
-                let _ = tx.send(self.count());
-            }
-            Request::Get(id, tx) => {
-                let _ = tx.send(self.get(id));
-            }
-            Request::ForDesk(desk, limit, tx) => {
-                let _ = tx.send(self.for_desk(&desk, limit));
-            }
+/// `$12` → `?12`. The engine's SQL never has `$` inside string literals.
+fn rewrite(sql: &str) -> String {
+    sql.replace('$', "?")
+}
+
+struct SqliteTx<'a> {
+    tx: &'a rusqlite::Transaction<'a>,
+    what: &'a str,
+}
+
+impl SqliteTx<'_> {
+    fn err(&self, sql: &str, e: rusqlite::Error) -> StoreError {
+        StoreError::Sql {
+            what: self.what.to_owned(),
+            sql: sql.chars().take(80).collect(),
+            message: e.to_string(),
         }
     }
+}
 
-    fn sql_err(&self, op: &'static str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-        move |source| StoreError::Sql {
-            path: self.path.clone(),
-            op,
-            source,
-        }
+fn bind(v: &V) -> rusqlite::types::Value {
+    match v {
+        V::Null => rusqlite::types::Value::Null,
+        V::I(i) => rusqlite::types::Value::Integer(*i),
+        V::T(s) => rusqlite::types::Value::Text(s.clone()),
+    }
+}
+
+impl Tx for SqliteTx<'_> {
+    fn exec(&mut self, sql: &str, params: &[V]) -> Result<u64, StoreError> {
+        let q = rewrite(sql);
+        let mut stmt = self.tx.prepare_cached(&q).map_err(|e| self.err(sql, e))?;
+        let n = stmt
+            .execute(rusqlite::params_from_iter(params.iter().map(bind)))
+            .map_err(|e| self.err(sql, e))?;
+        Ok(n as u64)
     }
 
-    fn insert(&mut self, batch: &[AlertRecord]) -> Result<Vec<Inserted>, StoreError> {
-        let path = self.path.clone();
-        let err = move |source| StoreError::Sql {
-            path: path.clone(),
-            op: "insert alerts",
-            source,
-        };
-        let received_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-        let tx = self.conn.transaction().map_err(&err)?;
-        let mut out = Vec::with_capacity(batch.len());
-        {
-            let mut alert_stmt = tx
-                .prepare_cached(
-                    "INSERT INTO alerts (alert_id, camera_id, event_type, severity, rule_id, \
-                     captured_at, received_at, desk_id, route_reason, jurisdiction, grid, json) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
-                     ON CONFLICT (alert_id) DO NOTHING",
-                )
-                .map_err(&err)?;
-            let mut route_stmt = tx
-                .prepare_cached(
-                    "INSERT INTO alert_routes (alert_id, desk_id, role) VALUES (?1, ?2, ?3) \
-                     ON CONFLICT DO NOTHING",
-                )
-                .map_err(&err)?;
-            for rec in batch {
-                let a = &rec.alert;
-                let id = a.alert_id.to_string();
-                let json = String::from_utf8(a.to_json()).expect("serde_json writes UTF-8");
-                let n = alert_stmt
-                    .execute(params![
-                        id,
-                        a.camera_id.as_str(),
-                        a.event_type.as_str(),
-                        a.severity.as_str(),
-                        a.rule_id,
-                        a.captured_at
-                            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-                        received_at,
-                        rec.route.primary.as_str(),
-                        rec.route.reason.as_str(),
-                        rec.route.jurisdiction,
-                        rec.route.grid,
-                        json,
-                    ])
-                    .map_err(&err)?;
-                let new = n == 1;
-                if new {
-                    insert_routes(&mut route_stmt, &id, &rec.route).map_err(&err)?;
-                }
-                out.push(Inserted { new });
+    fn query(&mut self, sql: &str, params: &[V]) -> Result<Vec<Row>, StoreError> {
+        let q = rewrite(sql);
+        let mut stmt = self.tx.prepare_cached(&q).map_err(|e| self.err(sql, e))?;
+        let cols = stmt.column_count();
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(params.iter().map(bind)))
+            .map_err(|e| self.err(sql, e))?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(|e| self.err(sql, e))? {
+            let mut row = Vec::with_capacity(cols);
+            for i in 0..cols {
+                row.push(match r.get_ref(i).map_err(|e| self.err(sql, e))? {
+                    ValueRef::Null => V::Null,
+                    ValueRef::Integer(i) => V::I(i),
+                    ValueRef::Real(f) => V::I(f as i64),
+                    ValueRef::Text(t) | ValueRef::Blob(t) => {
+                        V::T(String::from_utf8_lossy(t).into_owned())
+                    }
+                });
             }
+            out.push(row);
         }
-        tx.commit().map_err(&err)?;
         Ok(out)
     }
+}
 
-    fn count(&self) -> Result<u64, StoreError> {
-        self.conn
-            .query_row("SELECT COUNT(*) FROM alerts", [], |r| r.get::<_, i64>(0))
-            .map(|n| n as u64)
-            .map_err(self.sql_err("count alerts"))
-    }
-
-    fn get(&self, id: Uuid) -> Result<Option<StoredAlert>, StoreError> {
-        let row = self
-            .conn
-            .query_row(
-                &format!("{SELECT_ALERT} WHERE alert_id = ?1"),
-                [id.to_string()],
-                Row::read,
-            )
-            .optional()
-            .map_err(self.sql_err("get alert"))?;
-        row.map(|r| self.finish(r)).transpose()
-    }
-
-    fn for_desk(&self, desk: &DeskId, limit: usize) -> Result<Vec<StoredAlert>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!(
-                "{SELECT_ALERT} WHERE alert_id IN \
-                 (SELECT alert_id FROM alert_routes WHERE desk_id = ?1) \
-                 ORDER BY alert_id DESC LIMIT ?2"
-            ))
-            .map_err(self.sql_err("alerts for desk"))?;
-        let rows = stmt
-            .query_map(params![desk.as_str(), limit as i64], Row::read)
-            .map_err(self.sql_err("alerts for desk"))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(self.sql_err("alerts for desk"))?;
-        rows.into_iter().map(|r| self.finish(r)).collect()
-    }
-
-    /// Decodes a row and reads its routes.
-    fn finish(&self, r: Row) -> Result<StoredAlert, StoreError> {
-        let corrupt = |detail: String| StoreError::Corrupt {
-            path: self.path.clone(),
-            alert_id: r.alert_id.clone(),
-            detail,
+impl Backend for Sqlite {
+    fn transaction(
+        &mut self,
+        f: &mut dyn FnMut(&mut dyn Tx) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let what = self.path.display().to_string();
+        let err = |e: rusqlite::Error| StoreError::Sql {
+            what: what.clone(),
+            sql: "BEGIN/COMMIT".into(),
+            message: e.to_string(),
         };
-        let alert = AlertV1::from_json(r.json.as_bytes()).map_err(|e| corrupt(e.to_string()))?;
-        let desk_id = DeskId::new(r.desk_id.clone()).map_err(|e| corrupt(e.to_string()))?;
-        let received_at = chrono::DateTime::parse_from_rfc3339(&r.received_at)
-            .map_err(|e| corrupt(format!("received_at: {e}")))?
-            .with_timezone(&chrono::Utc);
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT desk_id, role FROM alert_routes WHERE alert_id = ?1 \
-                 ORDER BY role = 'copy', desk_id",
-            )
-            .map_err(self.sql_err("read routes"))?;
-        let pairs = stmt
-            .query_map([&r.alert_id], |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-            })
-            .map_err(self.sql_err("read routes"))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(self.sql_err("read routes"))?;
-        let mut routes = Vec::with_capacity(pairs.len());
-        for (d, role) in pairs {
-            let d = DeskId::new(d).map_err(|e| corrupt(e.to_string()))?;
-            let role = match role.as_str() {
-                "primary" => RouteRole::Primary,
-                _ => RouteRole::Copy,
+        let tx = self.conn.transaction().map_err(err)?;
+        {
+            let mut t = SqliteTx {
+                tx: &tx,
+                what: &what,
             };
-            routes.push((d, role));
+            f(&mut t)?;
         }
-        Ok(StoredAlert {
-            alert,
-            desk_id,
-            route_reason: r.route_reason,
-            jurisdiction: r.jurisdiction,
-            grid: r.grid,
-            received_at,
-            routes,
-        })
+        // On error the transaction is dropped, which rolls it back.
+        tx.commit().map_err(err)
     }
-}
 
-const SELECT_ALERT: &str = "SELECT alert_id, desk_id, route_reason, jurisdiction, grid, \
-                            received_at, json FROM alerts";
-
-struct Row {
-    alert_id: String,
-    desk_id: String,
-    route_reason: String,
-    jurisdiction: Option<String>,
-    grid: Option<String>,
-    received_at: String,
-    json: String,
-}
-
-impl Row {
-    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
-        Ok(Row {
-            alert_id: r.get(0)?,
-            desk_id: r.get(1)?,
-            route_reason: r.get(2)?,
-            jurisdiction: r.get(3)?,
-            grid: r.get(4)?,
-            received_at: r.get(5)?,
-            json: r.get(6)?,
-        })
+    fn describe(&self) -> String {
+        format!("sqlite://{}", self.path.display())
     }
-}
-
-fn insert_routes(
-    stmt: &mut rusqlite::CachedStatement<'_>,
-    id: &str,
-    route: &RouteDecision,
-) -> rusqlite::Result<()> {
-    stmt.execute(params![
-        id,
-        route.primary.as_str(),
-        RouteRole::Primary.as_str()
-    ])?;
-    for c in &route.copies {
-        stmt.execute(params![id, c.as_str(), RouteRole::Copy.as_str()])?;
-    }
-    Ok(())
 }

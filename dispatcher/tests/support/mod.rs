@@ -20,7 +20,9 @@ use xueliang_core::contract::{AlertV1, EventType, Severity};
 use xueliang_core::shutdown::Shutdown;
 use xueliang_dispatcher::consume::{ConsumeOptions, Consumer, ConsumerDeps, ConsumerHandle};
 use xueliang_dispatcher::routing::Router;
-use xueliang_dispatcher::store::{SqliteStore, Store, Synchronous};
+use xueliang_dispatcher::store::{
+    PostgresStore, SqlStore, SqliteStore, Store, StoreOptions, Synchronous,
+};
 
 /// The deployment the tests route with: `deploy/single-node`.
 pub struct Deployment {
@@ -138,8 +140,62 @@ pub fn configs(
     (k, d)
 }
 
-pub fn open_store(path: &Path) -> Arc<SqliteStore> {
+pub fn open_store(path: &Path) -> Arc<SqlStore> {
     Arc::new(SqliteStore::open(path, Synchronous::Full).expect("open store"))
+}
+
+/// The PostgreSQL server for tests: `XUELIANG_TEST_PG` (an admin URL, set by `./xl test`,
+/// which starts a throwaway server). Under CI its absence is a failure, not a skip.
+pub fn pg_admin_url() -> Option<String> {
+    match std::env::var("XUELIANG_TEST_PG") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            assert!(
+                std::env::var("CI").is_err(),
+                "XUELIANG_TEST_PG is not set under CI: run the tests with ./xl test, which \
+                 starts a PostgreSQL server for them"
+            );
+            eprintln!("XUELIANG_TEST_PG not set: PostgreSQL backend not tested in this run");
+            None
+        }
+    }
+}
+
+/// A fresh, empty database on the test server; returns its URL.
+pub fn pg_fresh_db(admin: &str) -> String {
+    let name = format!("xl_{}", uuid::Uuid::now_v7().simple());
+    let url = admin.to_owned();
+    let n = name.clone();
+    std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL at {url}: {e}"));
+        c.batch_execute(&format!("CREATE DATABASE {n}"))
+            .expect("create test database");
+    })
+    .join()
+    .expect("create database thread");
+    let base = admin.rsplit_once('/').map_or(admin, |(b, _)| b);
+    format!("{base}/{name}")
+}
+
+/// Every backend the store tests run against: SQLite always, PostgreSQL when a test server
+/// is available. Each is fresh and empty.
+pub fn backends(dir: &Path, opts: StoreOptions) -> Vec<(&'static str, Arc<SqlStore>)> {
+    let mut v = vec![(
+        "sqlite",
+        Arc::new(
+            SqliteStore::open_with(&dir.join("backend.db"), Synchronous::Full, opts.clone())
+                .expect("open sqlite"),
+        ),
+    )];
+    if let Some(admin) = pg_admin_url() {
+        let url = pg_fresh_db(&admin);
+        v.push((
+            "postgres",
+            Arc::new(PostgresStore::open(&url, opts).expect("open postgres")),
+        ));
+    }
+    v
 }
 
 /// Consumer options for tests. `session.timeout.ms` is deliberately left at librdkafka's
@@ -172,7 +228,7 @@ pub fn start_consumer(
         router: dep.router.clone(),
         cameras: Arc::new(move |id| inv.camera(id).cloned()),
         store,
-        on_persisted: None,
+        hub: None,
     };
     Consumer::start(kafka, disp, deps, opts, shutdown).expect("start consumer")
 }

@@ -1,0 +1,153 @@
+//! Cameras with health, desks and statistics, the duty level, silences.
+
+use super::ApiState;
+use super::auth::Caller;
+use super::error::ApiError;
+use crate::store::{DeskStats, NewSilence, Silence, SilenceScope};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+use xueliang_core::DeskId;
+use xueliang_core::contract::{CameraV1, DeskV1, DutyLevel, EventType};
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct CameraStatus {
+    #[serde(flatten)]
+    pub camera: CameraV1,
+    /// The desk its alerts go to by default.
+    pub desk_id: DeskId,
+    pub jurisdiction: Option<String>,
+    /// `ok`, or `fault` while a camera-fault incident (video loss, frozen, covered) is open.
+    pub health: String,
+    pub faults: Vec<EventType>,
+    pub enabled: bool,
+}
+
+pub async fn cameras(
+    State(st): State<ApiState>,
+    caller: Caller,
+) -> Result<Json<Vec<CameraStatus>>, ApiError> {
+    let faults = st.store.camera_faults().await?;
+    let out = st
+        .cameras
+        .iter()
+        .filter(|c| caller.is_centre() || c.desk_id == caller.user.desk_id)
+        .map(|c| {
+            let f: Vec<EventType> = faults
+                .iter()
+                .filter(|r| r.camera_id == c.config.id)
+                .map(|r| r.event_type)
+                .collect();
+            CameraStatus {
+                camera: c.config.to_contract(),
+                desk_id: c.desk_id.clone(),
+                jurisdiction: c.jurisdiction.clone(),
+                health: if f.is_empty() { "ok" } else { "fault" }.into(),
+                faults: f,
+                enabled: c.config.enabled,
+            }
+        })
+        .collect();
+    Ok(Json(out))
+}
+
+pub async fn desks(State(st): State<ApiState>, _caller: Caller) -> Json<Vec<DeskV1>> {
+    Json(st.desks.as_ref().clone())
+}
+
+pub async fn stats(
+    State(st): State<ApiState>,
+    caller: Caller,
+) -> Result<Json<Vec<DeskStats>>, ApiError> {
+    caller.require_centre("see every desk's statistics")?;
+    Ok(Json(st.store.desk_stats().await?))
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DutyLevelBody {
+    /// 平时 `normal`, 特殊 `special`, 战时 `wartime`.
+    pub level: DutyLevel,
+}
+
+pub async fn get_duty(
+    State(st): State<ApiState>,
+    _caller: Caller,
+) -> Result<Json<DutyLevelBody>, ApiError> {
+    Ok(Json(DutyLevelBody {
+        level: st.store.duty_level().await?,
+    }))
+}
+
+pub async fn put_duty(
+    State(st): State<ApiState>,
+    caller: Caller,
+    Json(b): Json<DutyLevelBody>,
+) -> Result<Json<DutyLevelBody>, ApiError> {
+    caller.require_centre("set the duty level")?;
+    let changes = st.store.set_duty_level(b.level, caller.actor()).await?;
+    st.hub.publish_duty(b.level);
+    for c in changes {
+        st.hub.publish(c);
+    }
+    Ok(Json(b))
+}
+
+pub async fn list_silences(
+    State(st): State<ApiState>,
+    caller: Caller,
+) -> Result<Json<Vec<Silence>>, ApiError> {
+    let all = st.store.list_silences().await?;
+    Ok(Json(
+        all.into_iter()
+            .filter(|s| caller.is_centre() || may_silence(&st, &caller, s.scope, &s.value))
+            .collect(),
+    ))
+}
+
+/// A station may silence its own desk and its own cameras; the centre anything.
+fn may_silence(st: &ApiState, caller: &Caller, scope: SilenceScope, value: &str) -> bool {
+    caller.is_centre()
+        || match scope {
+            SilenceScope::Desk => value == caller.user.desk_id.as_str(),
+            SilenceScope::Camera => st
+                .cameras
+                .iter()
+                .any(|c| c.config.id.as_str() == value && c.desk_id == caller.user.desk_id),
+            SilenceScope::Jurisdiction => false,
+        }
+}
+
+pub async fn add_silence(
+    State(st): State<ApiState>,
+    caller: Caller,
+    Json(b): Json<NewSilence>,
+) -> Result<(StatusCode, Json<Silence>), ApiError> {
+    if !may_silence(&st, &caller, b.scope, &b.value) {
+        return Err(ApiError::forbidden(
+            "a station may silence only its own desk or its own cameras",
+        ));
+    }
+    let s = st.store.add_silence(b, caller.actor()).await?;
+    tracing::info!(silence = %s.id, scope = s.scope.as_str(), value = %s.value, by = %caller.user.username, "silence added");
+    Ok((StatusCode::CREATED, Json(s)))
+}
+
+pub async fn expire_silence(
+    State(st): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    let all = st.store.list_silences().await?;
+    let Some(s) = all.iter().find(|s| s.id == id) else {
+        return Err(ApiError::not_found(format!("no active silence {id}")));
+    };
+    if !may_silence(&st, &caller, s.scope, &s.value) {
+        return Err(ApiError::not_found(format!("no active silence {id}")));
+    }
+    st.store.expire_silence(id, caller.actor()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

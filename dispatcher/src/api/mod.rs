@@ -1,0 +1,198 @@
+//! The desk API under `/api/v1` (axum, JSON) and the live push.
+//!
+//! Design decisions:
+//! - **Authorisation is enforced here**: every handler takes a [`auth::Caller`]; a station
+//!   user's queries are filtered to its desk in SQL, and an incident of another desk answers
+//!   404 (not 403) so its existence does not leak.
+//! - The route table is written once ([`routes`]) and the OpenAPI document is checked
+//!   against it by a test, so the document cannot drift from the server.
+//! - Handlers only translate HTTP; logic lives in the store (lifecycle, grouping) and in
+//!   [`crate::policy`].
+
+pub mod admin;
+pub mod auth;
+pub mod error;
+pub mod events;
+pub mod incidents;
+pub mod openapi;
+
+use crate::clock::Clock;
+use crate::push::Hub;
+use crate::routing::Router as DeskRouter;
+use crate::store::Store;
+use axum::Router;
+use axum::routing::{delete, get, post};
+use std::sync::Arc;
+use std::time::Duration;
+use xueliang_core::config::CameraConfig;
+use xueliang_core::contract::{AlertV1, DeskV1, EventType, Severity};
+use xueliang_core::shutdown::Shutdown;
+use xueliang_core::{CameraId, DeskId};
+
+/// A camera with the desk its alerts go to by default (computed once at start).
+#[derive(Debug, Clone)]
+pub struct CameraEntry {
+    pub config: CameraConfig,
+    pub desk_id: DeskId,
+    pub jurisdiction: Option<String>,
+    pub jurisdiction_name: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct ApiState {
+    pub store: Arc<dyn Store>,
+    pub hub: Hub,
+    pub clock: Arc<dyn Clock>,
+    pub desks: Arc<Vec<DeskV1>>,
+    pub cameras: Arc<Vec<CameraEntry>>,
+    pub session_ttl: Duration,
+    pub shutdown: Shutdown,
+}
+
+impl ApiState {
+    /// `jurisdiction_names`: jurisdiction id → its display name.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        store: Arc<dyn Store>,
+        hub: Hub,
+        clock: Arc<dyn Clock>,
+        desks: Vec<DeskV1>,
+        cameras: &[CameraConfig],
+        router: &DeskRouter,
+        jurisdiction_names: &dyn Fn(&str) -> Option<String>,
+        session_ttl: Duration,
+        shutdown: Shutdown,
+    ) -> ApiState {
+        let cameras = cameras
+            .iter()
+            .map(|c| {
+                // Where an ordinary event of this camera goes: its station.
+                let probe = AlertV1::new(
+                    c.id.clone(),
+                    EventType::ZoneIntrusion,
+                    Severity::Major,
+                    "probe",
+                    chrono::Utc::now(),
+                );
+                let r = router.route(&probe, Some(c));
+                CameraEntry {
+                    config: c.clone(),
+                    desk_id: r.primary,
+                    jurisdiction_name: r.jurisdiction.as_deref().and_then(jurisdiction_names),
+                    jurisdiction: r.jurisdiction,
+                }
+            })
+            .collect();
+        ApiState {
+            store,
+            hub,
+            clock,
+            desks: Arc::new(desks),
+            cameras: Arc::new(cameras),
+            session_ttl,
+            shutdown,
+        }
+    }
+
+    pub fn desk(&self, id: &DeskId) -> Option<&DeskV1> {
+        self.desks.iter().find(|d| &d.id == id)
+    }
+
+    pub fn camera(&self, id: &CameraId) -> Option<&CameraConfig> {
+        self.cameras
+            .iter()
+            .find(|c| &c.config.id == id)
+            .map(|c| &c.config)
+    }
+
+    fn summarise(&self, i: xueliang_core::contract::IncidentV1) -> incidents::IncidentSummary {
+        let cam = self.cameras.iter().find(|c| c.config.id == i.camera_id);
+        incidents::IncidentSummary {
+            camera_name: cam.map(|c| c.config.name.clone()).unwrap_or_default(),
+            place: cam
+                .and_then(|c| c.jurisdiction_name.clone())
+                .unwrap_or_default(),
+            incident: i,
+        }
+    }
+}
+
+/// Every route: (method, path). The OpenAPI document must describe exactly these.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("post", "/api/v1/login"),
+    ("post", "/api/v1/logout"),
+    ("get", "/api/v1/me"),
+    ("get", "/api/v1/desks"),
+    ("get", "/api/v1/incidents"),
+    ("get", "/api/v1/incidents/{id}"),
+    ("get", "/api/v1/incidents/{id}/alerts/{alert_id}/snapshot"),
+    ("post", "/api/v1/incidents/{id}/ack"),
+    ("post", "/api/v1/incidents/{id}/dispatch"),
+    ("post", "/api/v1/incidents/{id}/close"),
+    ("get", "/api/v1/cameras"),
+    ("get", "/api/v1/stats"),
+    ("get", "/api/v1/duty-level"),
+    ("put", "/api/v1/duty-level"),
+    ("get", "/api/v1/silences"),
+    ("post", "/api/v1/silences"),
+    ("delete", "/api/v1/silences/{id}"),
+    ("get", "/api/v1/events"),
+    ("get", "/api/v1/openapi.json"),
+];
+
+/// The `/api/v1` routes. Serve with `into_make_service_with_connect_info::<SocketAddr>()`
+/// (the audit trail records the client address).
+pub fn routes(state: ApiState) -> Router {
+    Router::new()
+        .route("/api/v1/login", post(auth::login))
+        .route("/api/v1/logout", post(auth::logout))
+        .route("/api/v1/me", get(auth::me))
+        .route("/api/v1/desks", get(admin::desks))
+        .route("/api/v1/incidents", get(incidents::list))
+        .route("/api/v1/incidents/{id}", get(incidents::get))
+        .route(
+            "/api/v1/incidents/{id}/alerts/{alert_id}/snapshot",
+            get(incidents::snapshot),
+        )
+        .route("/api/v1/incidents/{id}/ack", post(incidents::ack))
+        .route("/api/v1/incidents/{id}/dispatch", post(incidents::dispatch))
+        .route("/api/v1/incidents/{id}/close", post(incidents::close))
+        .route("/api/v1/cameras", get(admin::cameras))
+        .route("/api/v1/stats", get(admin::stats))
+        .route(
+            "/api/v1/duty-level",
+            get(admin::get_duty).put(admin::put_duty),
+        )
+        .route(
+            "/api/v1/silences",
+            get(admin::list_silences).post(admin::add_silence),
+        )
+        .route("/api/v1/silences/{id}", delete(admin::expire_silence))
+        .route("/api/v1/events", get(events::events))
+        .route("/api/v1/openapi.json", get(openapi::serve))
+        .with_state(state)
+}
+
+/// Escalates overdue incidents every `period` and pushes them, until shutdown.
+pub async fn run_escalation(store: Arc<dyn Store>, hub: Hub, period: Duration, shutdown: Shutdown) {
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.wait() => return,
+        }
+        match store.escalate_due().await {
+            Ok(changes) => {
+                for c in changes {
+                    tracing::warn!(incident = %c.incident.id, desk = %c.incident.desk_id,
+                        waited_s = c.incident.escalation.as_ref().map(|e| e.waited_s),
+                        "incident escalated to the centre");
+                    ::metrics::counter!("xueliang_dispatcher_escalations_total").increment(1);
+                    hub.publish(c);
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "escalation check failed; retrying next tick"),
+        }
+    }
+}
