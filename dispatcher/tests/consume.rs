@@ -139,3 +139,59 @@ async fn malformed_messages_go_to_the_dlq_and_good_ones_keep_flowing() {
         dead[0]
     );
 }
+
+/// With no partition held for `dispatcher.no_partitions_alert` (here: the broker is
+/// unreachable), the consumer raises the operator alert; a healthy consumer does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn holding_no_partitions_raises_the_operator_alert() {
+    let dep = deployment();
+    let broker = Broker::start();
+    let (t, dlq) = (topic("alerts"), topic("dlq"));
+    broker.create_topic(&t, 1);
+    broker.create_topic(&dlq, 1);
+    let dir = scratch();
+    let shutdown = Shutdown::new();
+
+    let (k, mut d) = configs(&dep, &broker, &t, &dlq, "dispatcher-healthy");
+    d.no_partitions_alert = Duration::from_secs(2);
+    let healthy = start_consumer(
+        &dep,
+        &k,
+        &d,
+        open_store(&db_path(dir.path())),
+        test_options(10),
+        shutdown.clone(),
+    );
+
+    let mut k_dead = k.clone();
+    k_dead.brokers = format!("127.0.0.1:{}", support::broker::free_port());
+    let (_, mut d_dead) = configs(&dep, &broker, &t, &dlq, "dispatcher-cut-off");
+    d_dead.no_partitions_alert = Duration::from_secs(2);
+    let cut_off = start_consumer(
+        &dep,
+        &k_dead,
+        &d_dead,
+        open_store(&dir.path().join("cut-off.db")),
+        test_options(10),
+        shutdown.clone(),
+    );
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !(cut_off.no_partitions_alert() && healthy.assigned_partitions() > 0) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "cut-off alerted: {}, healthy holds {} partitions\n{}",
+            cut_off.no_partitions_alert(),
+            healthy.assigned_partitions(),
+            broker.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The healthy consumer holds its partition: no alert.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(!healthy.no_partitions_alert());
+    assert!(cut_off.no_partitions_alert());
+    shutdown.trigger();
+    healthy.join().await.unwrap();
+    cut_off.join().await.unwrap();
+}

@@ -38,7 +38,7 @@ use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -101,9 +101,16 @@ pub enum ConsumeError {
 pub struct ConsumerHandle {
     task: JoinHandle<Result<(), ConsumeError>>,
     assigned: Arc<AtomicUsize>,
+    starved: Arc<AtomicBool>,
 }
 
 impl ConsumerHandle {
+    /// Whether the no-partitions operator alert is raised now (no partition held for
+    /// `dispatcher.no_partitions_alert`).
+    pub fn no_partitions_alert(&self) -> bool {
+        self.starved.load(Ordering::Relaxed)
+    }
+
     /// Partitions held at the last check (checked every second).
     pub fn assigned_partitions(&self) -> usize {
         self.assigned.load(Ordering::Relaxed)
@@ -163,6 +170,7 @@ impl Consumer {
         let dlq = DeadLetters::new(&kafka.brokers, &kafka.dlq_topic)
             .map_err(client_err("dead-letter producer"))?;
         let assigned = Arc::new(AtomicUsize::new(0));
+        let starved = Arc::new(AtomicBool::new(false));
         ::metrics::gauge!(NO_PARTITIONS).set(0.0);
         ::metrics::gauge!(ASSIGNED_PARTITIONS).set(0.0);
         let worker = Worker {
@@ -172,6 +180,7 @@ impl Consumer {
             opts,
             no_partitions_after: dispatcher.no_partitions_alert,
             assigned: assigned.clone(),
+            starved: starved.clone(),
             shutdown,
         };
         tracing::info!(
@@ -181,7 +190,11 @@ impl Consumer {
             "alert consumer started"
         );
         let task = tokio::spawn(worker.run());
-        Ok(ConsumerHandle { task, assigned })
+        Ok(ConsumerHandle {
+            task,
+            assigned,
+            starved,
+        })
     }
 }
 
@@ -192,6 +205,7 @@ struct Worker {
     opts: ConsumeOptions,
     no_partitions_after: Duration,
     assigned: Arc<AtomicUsize>,
+    starved: Arc<AtomicBool>,
     shutdown: Shutdown,
 }
 
@@ -262,6 +276,7 @@ impl Worker {
             if dog.alerted {
                 tracing::info!(partitions = n, "alert consumer holds partitions again");
                 ::metrics::gauge!(NO_PARTITIONS).set(0.0);
+                self.starved.store(false, Ordering::Relaxed);
             }
             dog.none_since = None;
             dog.alerted = false;
@@ -270,6 +285,7 @@ impl Worker {
         let since = *dog.none_since.get_or_insert_with(Instant::now);
         if !dog.alerted && since.elapsed() >= self.no_partitions_after {
             dog.alerted = true;
+            self.starved.store(true, Ordering::Relaxed);
             ::metrics::gauge!(NO_PARTITIONS).set(1.0);
             tracing::error!(
                 for_s = since.elapsed().as_secs(),

@@ -5,6 +5,7 @@
 // One broker harness for the whole workspace: it lives with the analyzer's tests.
 #[path = "../../../analyzer/tests/support/broker.rs"]
 pub mod broker;
+pub mod http;
 
 use broker::Broker;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};

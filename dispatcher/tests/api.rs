@@ -1,0 +1,496 @@
+//! The desk API over real sockets: login, authorisation between stations and the centre,
+//! CSRF, the lifecycle actions, the live push, snapshots, the duty level, silences, and the
+//! OpenAPI document against the real route table.
+
+mod support;
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use support::http::{Resp, Sse, request};
+use support::{Deployment, deployment, scratch};
+use xueliang_core::CameraId;
+use xueliang_core::contract::{AlertV1, EventType, Severity, Snapshot};
+use xueliang_core::shutdown::Shutdown;
+use xueliang_dispatcher::api::{self, ApiState, auth::hash_password};
+use xueliang_dispatcher::clock::SystemClock;
+use xueliang_dispatcher::policy::Policy;
+use xueliang_dispatcher::push::Hub;
+use xueliang_dispatcher::store::{
+    AlertRecord, SqlStore, SqliteStore, Store, StoreOptions, Synchronous, User, UserRecord,
+};
+
+const CAM_FUTIAN: &str = "44030400001320000001";
+const CAM_XIANGMIHU: &str = "44030400001320000003";
+const PASSWORD: &str = "correct horse battery";
+
+struct Server {
+    port: u16,
+    store: Arc<SqlStore>,
+    hub: Hub,
+    dep: Deployment,
+    shutdown: Shutdown,
+    _dir: tempfile::TempDir,
+}
+
+async fn server() -> Server {
+    let dep = deployment();
+    let dir = scratch();
+    let store = Arc::new(
+        SqliteStore::open_with(
+            &dir.path().join("api.db"),
+            Synchronous::Normal,
+            StoreOptions {
+                policy: Policy::from_config(&dep.node),
+                clock: Arc::new(SystemClock),
+            },
+        )
+        .unwrap(),
+    );
+    let hash = hash_password(PASSWORD).unwrap();
+    for (u, desk, name) in [
+        ("li", "futian-ps", "李警官"),
+        ("wang", "xiangmihu-ps", "王警官"),
+        ("zhao", "futian-centre", "赵值班长"),
+    ] {
+        store
+            .put_user(
+                UserRecord {
+                    user: User {
+                        username: u.into(),
+                        desk_id: xueliang_core::DeskId::new(desk).unwrap(),
+                        display_name: name.into(),
+                    },
+                    password_hash: hash.clone(),
+                },
+                false,
+            )
+            .await
+            .unwrap();
+    }
+    let hub = Hub::new();
+    let shutdown = Shutdown::new();
+    let state = ApiState::new(
+        store.clone(),
+        hub.clone(),
+        Arc::new(SystemClock),
+        dep.node.desks.clone(),
+        &dep.inventory.cameras,
+        &dep.router,
+        &|id| Some(format!("area {id}")),
+        Duration::from_secs(3600),
+        shutdown.clone(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let sd = shutdown.clone();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            api::routes(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { sd.wait().await })
+        .await
+        .unwrap();
+    });
+    Server {
+        port,
+        store,
+        hub,
+        dep,
+        shutdown,
+        _dir: dir,
+    }
+}
+
+struct Session {
+    token: String,
+    csrf: String,
+    cookie: String,
+}
+
+impl Server {
+    async fn login(&self, user: &str) -> Session {
+        let r = request(
+            self.port,
+            "POST",
+            "/api/v1/login",
+            &[],
+            Some(&json!({ "username": user, "password": PASSWORD })),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let cookie = r.header("set-cookie").expect("session cookie").to_owned();
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+            "{cookie}"
+        );
+        let j = r.json();
+        Session {
+            token: j["token"].as_str().unwrap().into(),
+            csrf: j["csrf"].as_str().unwrap().into(),
+            cookie: cookie.split(';').next().unwrap().to_owned(),
+        }
+    }
+
+    async fn get(&self, s: &Session, path: &str) -> Resp {
+        let auth = format!("Bearer {}", s.token);
+        request(self.port, "GET", path, &[("Authorization", &auth)], None).await
+    }
+
+    async fn post(&self, s: &Session, path: &str, body: Value) -> Resp {
+        let auth = format!("Bearer {}", s.token);
+        request(
+            self.port,
+            "POST",
+            path,
+            &[("Authorization", &auth)],
+            Some(&body),
+        )
+        .await
+    }
+
+    /// What the consumer does for a new alert: persist, then push.
+    async fn alert(&self, a: AlertV1) -> uuid::Uuid {
+        let route = self
+            .dep
+            .router
+            .route(&a, self.dep.inventory.camera(&a.camera_id));
+        let ins = self
+            .store
+            .insert_batch(vec![AlertRecord { alert: a, route }])
+            .await
+            .unwrap()
+            .pop()
+            .unwrap();
+        let change = ins.incident.unwrap();
+        let id = change.incident.id;
+        self.hub.publish(change);
+        id
+    }
+}
+
+fn alert(cam: &str, ev: EventType) -> AlertV1 {
+    let mut a = AlertV1::new(
+        CameraId::new(cam).unwrap(),
+        ev,
+        Severity::Major,
+        "rule-1",
+        chrono::Utc::now(),
+    );
+    a.summary = "3 persons in zone 1".into();
+    a
+}
+
+#[tokio::test]
+async fn login_rejects_wrong_passwords_without_saying_which_part() {
+    let srv = server().await;
+    for (u, p) in [("li", "wrong password"), ("nobody", PASSWORD)] {
+        let r = request(
+            srv.port,
+            "POST",
+            "/api/v1/login",
+            &[],
+            Some(&json!({ "username": u, "password": p })),
+        )
+        .await;
+        assert_eq!(r.status, 401);
+        assert_eq!(r.json()["error"], "wrong user name or password");
+    }
+    let li = srv.login("li").await;
+    let me = srv.get(&li, "/api/v1/me").await.json();
+    assert_eq!(me["user"]["desk_id"], "futian-ps");
+    assert_eq!(me["desk_kind"], "station");
+    assert_eq!(me["duty_level"], "normal");
+    // Logout ends the token.
+    let r = srv.post(&li, "/api/v1/logout", json!({})).await;
+    assert_eq!(r.status, 204);
+    assert_eq!(srv.get(&li, "/api/v1/me").await.status, 401);
+    srv.shutdown.trigger();
+}
+
+#[tokio::test]
+async fn stations_see_and_act_on_their_own_incidents_only() {
+    let srv = server().await;
+    let li = srv.login("li").await; // 福田派出所
+    let wang = srv.login("wang").await; // 香蜜湖派出所
+    let zhao = srv.login("zhao").await; // 福田分局指挥中心
+    let mut li_push = Sse::open(srv.port, &li.token).await;
+    let mut wang_push = Sse::open(srv.port, &wang.token).await;
+
+    let mut a = alert(CAM_FUTIAN, EventType::ZoneIntrusion);
+    let jpeg = vec![0xFFu8, 0xD8, 0xFF, 0xE0, 1, 2, 3, 0xFF, 0xD9];
+    a.snapshot = Some(Snapshot::Inline {
+        content_type: "image/jpeg".into(),
+        data_base64: base64::engine::general_purpose::STANDARD.encode(&jpeg),
+    });
+    let sent = Instant::now();
+    let id = srv.alert(a.clone()).await;
+
+    // Station A gets the push within a second; station B does not.
+    let (ev, data) = li_push
+        .next(Duration::from_secs(1))
+        .await
+        .expect("push to A within 1 s");
+    assert!(sent.elapsed() < Duration::from_secs(1));
+    assert_eq!(ev, "incident");
+    let change: Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(change["kind"], "created");
+    assert_eq!(change["incident"]["id"], id.to_string());
+    // B's next push is its own incident, not A's.
+    let b_id = srv.alert(alert(CAM_XIANGMIHU, EventType::Loitering)).await;
+    let (_, data) = wang_push
+        .next(Duration::from_secs(1))
+        .await
+        .expect("B's own push");
+    let change: Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(change["incident"]["id"], b_id.to_string());
+
+    // Queues.
+    let q = srv.get(&li, "/api/v1/incidents?open=true").await.json();
+    let ids: Vec<_> = q
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].clone())
+        .collect();
+    assert_eq!(ids, [json!(id.to_string())]);
+    assert_eq!(q[0]["camera_name"], "福田派出所 · 园区步道东口");
+    let q = srv.get(&wang, "/api/v1/incidents").await.json();
+    assert!(
+        q.as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["id"] != id.to_string())
+    );
+    assert_eq!(
+        srv.get(&zhao, "/api/v1/incidents")
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // B can neither open nor act on A's incident, nor fetch its snapshot.
+    let path = format!("/api/v1/incidents/{id}");
+    assert_eq!(srv.get(&wang, &path).await.status, 404);
+    let r = srv.post(&wang, &format!("{path}/ack"), json!({})).await;
+    assert_eq!(r.status, 404, "{}", r.text());
+    let snap = format!("{path}/alerts/{}/snapshot", a.alert_id);
+    assert_eq!(srv.get(&wang, &snap).await.status, 404);
+    // The centre can open it.
+    assert_eq!(srv.get(&zhao, &path).await.status, 200);
+
+    // A's detail: snapshot URL that serves the JPEG.
+    let d = srv.get(&li, &path).await.json();
+    assert_eq!(d["alerts"][0]["snapshot_url"], snap);
+    let img = srv.get(&li, &snap).await;
+    assert_eq!(img.status, 200);
+    assert_eq!(img.header("content-type"), Some("image/jpeg"));
+    assert_eq!(img.body, jpeg);
+
+    // Cookie-authenticated writes need the CSRF header.
+    let r = request(
+        srv.port,
+        "POST",
+        &format!("{path}/ack"),
+        &[("Cookie", &li.cookie)],
+        Some(&json!({})),
+    )
+    .await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(r.text().contains("X-CSRF-Token"));
+    let r = request(
+        srv.port,
+        "POST",
+        &format!("{path}/ack"),
+        &[("Cookie", &li.cookie), ("X-CSRF-Token", &li.csrf)],
+        Some(&json!({ "note": "收到" })),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["incident"]["state"], "acknowledged");
+    let (_, data) = li_push
+        .next(Duration::from_secs(1))
+        .await
+        .expect("ack pushed");
+    assert!(data.contains("\"acknowledged\""));
+
+    // Lifecycle errors are 409 with the reason.
+    let r = srv.post(&li, &format!("{path}/ack"), json!({})).await;
+    assert_eq!(r.status, 409);
+    assert!(r.json()["error"].as_str().unwrap().contains("acknowledged"));
+    let r = srv
+        .post(
+            &li,
+            &format!("{path}/dispatch"),
+            json!({ "unit": "巡逻一组", "note": "步行前往" }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = srv
+        .post(
+            &li,
+            &format!("{path}/close"),
+            json!({ "disposition": "true_alarm", "note": "劝离" }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = srv
+        .post(
+            &li,
+            &format!("{path}/close"),
+            json!({ "disposition": "maybe" }),
+        )
+        .await;
+    assert_eq!(r.status, 422, "a bad disposition is refused: {}", r.text());
+
+    let d = srv.get(&li, &path).await.json();
+    let hist = d["history"].as_array().unwrap();
+    let actions: Vec<_> = hist.iter().map(|h| h["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["opened", "acknowledged", "dispatched", "closed"]);
+    assert_eq!(hist[1]["actor"], "li");
+    assert_eq!(hist[1]["from_addr"], "127.0.0.1");
+    assert_eq!(d["state"], "closed");
+    assert_eq!(d["dispatch"]["unit"], "巡逻一组");
+    srv.shutdown.trigger();
+}
+
+#[tokio::test]
+async fn only_the_centre_sets_the_duty_level_and_every_desk_hears_it() {
+    let srv = server().await;
+    let li = srv.login("li").await;
+    let zhao = srv.login("zhao").await;
+    let mut li_push = Sse::open(srv.port, &li.token).await;
+    let auth = format!("Bearer {}", li.token);
+    let r = request(
+        srv.port,
+        "PUT",
+        "/api/v1/duty-level",
+        &[("Authorization", &auth)],
+        Some(&json!({ "level": "wartime" })),
+    )
+    .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(srv.get(&li, "/api/v1/stats").await.status, 403);
+    let auth = format!("Bearer {}", zhao.token);
+    let r = request(
+        srv.port,
+        "PUT",
+        "/api/v1/duty-level",
+        &[("Authorization", &auth)],
+        Some(&json!({ "level": "special" })),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let (ev, data) = li_push
+        .next(Duration::from_secs(1))
+        .await
+        .expect("duty push");
+    assert_eq!(ev, "duty_level");
+    assert!(data.contains("special"));
+    assert_eq!(
+        srv.get(&li, "/api/v1/duty-level").await.json()["level"],
+        "special"
+    );
+    let stats = srv.get(&zhao, "/api/v1/stats").await;
+    assert_eq!(stats.status, 200);
+
+    // Cameras: a station sees its own; the centre all, with health.
+    srv.alert(alert(CAM_FUTIAN, EventType::VideoLoss)).await;
+    let mine = srv.get(&li, "/api/v1/cameras").await.json();
+    let mine = mine.as_array().unwrap();
+    assert!(!mine.is_empty() && mine.iter().all(|c| c["desk_id"] == "futian-ps"));
+    let all = srv.get(&zhao, "/api/v1/cameras").await.json();
+    assert_eq!(
+        all.as_array().unwrap().len(),
+        srv.dep.inventory.cameras.len()
+    );
+    let cam = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == CAM_FUTIAN)
+        .unwrap();
+    assert_eq!(cam["health"], "fault");
+    assert_eq!(cam["faults"], json!(["video_loss"]));
+
+    // Silences: a station may silence its own camera, not another station's.
+    let now = chrono::Utc::now();
+    let window = |cam: &str| json!({ "scope": "camera", "value": cam, "starts_at": now, "ends_at": now + chrono::Duration::hours(1), "comment": "检修" });
+    let r = srv.post(&li, "/api/v1/silences", window(CAM_FUTIAN)).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let r = srv
+        .post(&li, "/api/v1/silences", window(CAM_XIANGMIHU))
+        .await;
+    assert_eq!(r.status, 403);
+    let silences = srv.get(&li, "/api/v1/silences").await.json();
+    assert_eq!(silences.as_array().unwrap().len(), 1);
+    // A silenced alert is stored but not pushed.
+    let quiet = srv.alert(alert(CAM_FUTIAN, EventType::Loitering)).await;
+    assert!(
+        li_push.next(Duration::from_millis(500)).await.is_none(),
+        "silenced: no push"
+    );
+    let d = srv
+        .get(&li, &format!("/api/v1/incidents/{quiet}"))
+        .await
+        .json();
+    assert_eq!(d["silenced"], true);
+    srv.shutdown.trigger();
+}
+
+#[tokio::test]
+async fn openapi_describes_exactly_the_served_routes() {
+    let srv = server().await;
+    let doc = request(srv.port, "GET", "/api/v1/openapi.json", &[], None).await;
+    assert_eq!(doc.status, 200);
+    let doc = doc.json();
+    assert_eq!(doc["openapi"], "3.0.3");
+    let mut documented = Vec::new();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            documented.push((method.clone(), path.clone(), op.get("security").is_some()));
+        }
+    }
+    let mut want: Vec<_> = api::ROUTES
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    let mut got: Vec<_> = documented
+        .iter()
+        .map(|(m, p, _)| (m.clone(), p.clone()))
+        .collect();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want);
+    // Every documented route is served, and every non-public one demands a login.
+    let id = uuid::Uuid::now_v7().to_string();
+    for (method, path, public) in documented {
+        let p = path.replace("{id}", &id).replace("{alert_id}", &id);
+        let body = (method != "get").then(|| json!({}));
+        let r = request(srv.port, &method.to_uppercase(), &p, &[], body.as_ref()).await;
+        if public {
+            assert!(
+                r.status != 404 && r.status != 405,
+                "{method} {p}: {}",
+                r.status
+            );
+        } else {
+            assert_eq!(r.status, 401, "{method} {p} without a login");
+        }
+    }
+    // Component schemas resolve.
+    let text = doc.to_string();
+    for r in text.match_indices("#/components/schemas/") {
+        let name: String = text[r.0 + 21..].chars().take_while(|c| *c != '"').collect();
+        assert!(
+            doc["components"]["schemas"].get(&name).is_some(),
+            "missing schema {name}"
+        );
+    }
+    srv.shutdown.trigger();
+}
