@@ -184,12 +184,6 @@ pub fn start_dispatcher(
     )
     .context("starting the alert consumer")?;
 
-    let names: HashMap<String, String> = settings
-        .jurisdictions
-        .areas
-        .iter()
-        .map(|a| (a.id.clone(), a.name.clone()))
-        .collect();
     let state = ApiState::new(
         store.clone(),
         hub.clone(),
@@ -197,7 +191,7 @@ pub fn start_dispatcher(
         node.desks.clone(),
         &settings.inventory.cameras,
         &router,
-        &|id| names.get(id).cloned(),
+        &settings.jurisdictions.areas,
         node.dispatcher.session_ttl,
         shutdown.clone(),
     );
@@ -208,7 +202,7 @@ pub fn start_dispatcher(
     listener.set_nonblocking(true)?;
     let listener = tokio::net::TcpListener::from_std(listener)?;
     let local = listener.local_addr()?;
-    let app = api::routes(state);
+    let app = api::routes(state).merge(xueliang_dispatcher::ui::routes());
     let sd = shutdown.clone();
     tasks.spawn(async move {
         let res = axum::serve(

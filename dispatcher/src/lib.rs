@@ -9,3 +9,4 @@ pub mod policy;
 pub mod push;
 pub mod routing;
 pub mod store;
+pub mod ui;

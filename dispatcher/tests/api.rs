@@ -78,7 +78,7 @@ async fn server() -> Server {
         dep.node.desks.clone(),
         &dep.inventory.cameras,
         &dep.router,
-        &|id| Some(format!("area {id}")),
+        &dep.areas,
         Duration::from_secs(3600),
         shutdown.clone(),
     );

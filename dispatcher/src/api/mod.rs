@@ -14,6 +14,7 @@ pub mod auth;
 pub mod error;
 pub mod events;
 pub mod incidents;
+pub mod map;
 pub mod openapi;
 
 use crate::clock::Clock;
@@ -24,7 +25,7 @@ use axum::Router;
 use axum::routing::{delete, get, post};
 use std::sync::Arc;
 use std::time::Duration;
-use xueliang_core::config::CameraConfig;
+use xueliang_core::config::{Area, CameraConfig};
 use xueliang_core::contract::{AlertV1, DeskV1, EventType, Severity};
 use xueliang_core::shutdown::Shutdown;
 use xueliang_core::{CameraId, DeskId};
@@ -47,10 +48,11 @@ pub struct ApiState {
     pub cameras: Arc<Vec<CameraEntry>>,
     pub session_ttl: Duration,
     pub shutdown: Shutdown,
+    pub map: Arc<map::MapView>,
 }
 
 impl ApiState {
-    /// `jurisdiction_names`: jurisdiction id → its display name.
+    /// `areas`: the jurisdiction polygons (for place names and the desk map).
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Arc<dyn Store>,
@@ -59,10 +61,12 @@ impl ApiState {
         desks: Vec<DeskV1>,
         cameras: &[CameraConfig],
         router: &DeskRouter,
-        jurisdiction_names: &dyn Fn(&str) -> Option<String>,
+        areas: &[Area],
         session_ttl: Duration,
         shutdown: Shutdown,
     ) -> ApiState {
+        let jurisdiction_names =
+            |id: &str| areas.iter().find(|a| a.id == id).map(|a| a.name.clone());
         let cameras = cameras
             .iter()
             .map(|c| {
@@ -82,8 +86,10 @@ impl ApiState {
                     jurisdiction: r.jurisdiction,
                 }
             })
-            .collect();
+            .collect::<Vec<CameraEntry>>();
+        let map = map::MapView::new(areas, &cameras);
         ApiState {
+            map: Arc::new(map),
             store,
             hub,
             clock,
@@ -130,6 +136,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/incidents/{id}/dispatch"),
     ("post", "/api/v1/incidents/{id}/close"),
     ("get", "/api/v1/cameras"),
+    ("get", "/api/v1/map"),
     ("get", "/api/v1/stats"),
     ("get", "/api/v1/duty-level"),
     ("put", "/api/v1/duty-level"),
@@ -158,6 +165,7 @@ pub fn routes(state: ApiState) -> Router {
         .route("/api/v1/incidents/{id}/dispatch", post(incidents::dispatch))
         .route("/api/v1/incidents/{id}/close", post(incidents::close))
         .route("/api/v1/cameras", get(admin::cameras))
+        .route("/api/v1/map", get(map::serve))
         .route("/api/v1/stats", get(admin::stats))
         .route(
             "/api/v1/duty-level",

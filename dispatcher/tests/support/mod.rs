@@ -30,6 +30,7 @@ pub struct Deployment {
     pub node: NodeConfig,
     pub inventory: Arc<Inventory>,
     pub router: Arc<Router>,
+    pub areas: Vec<xueliang_core::config::Area>,
 }
 
 pub fn deployment() -> Deployment {
@@ -57,6 +58,7 @@ pub fn deployment() -> Deployment {
         node,
         inventory: Arc::new(inventory),
         router: Arc::new(router),
+        areas: jur.areas,
     }
 }
 
