@@ -114,4 +114,22 @@ async fn kill_9_mid_stream_loses_nothing() {
             a.alert_id
         );
     }
+    // Incidents were written in the same transactions: every alert counted exactly once.
+    let incidents = store
+        .list_incidents(xueliang_dispatcher::store::IncidentFilter {
+            limit: Some(1000),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let counted: u64 = incidents.iter().map(|i| i.alert_count as u64).sum();
+    assert_eq!(counted, N as u64, "incident alert counts after the crash");
+    for a in &sent {
+        let got = store.get_alert(a.alert_id).await.unwrap().unwrap();
+        assert!(
+            got.incident_id.is_some(),
+            "alert {} outside any incident",
+            a.alert_id
+        );
+    }
 }
