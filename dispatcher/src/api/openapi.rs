@@ -123,6 +123,13 @@ fn ops(g: &mut SchemaGenerator) -> Vec<Op> {
         ),
         op(
             "get",
+            "/api/v1/map",
+            "Jurisdiction polygons (with holes) and camera points, for the desk map",
+            None,
+            (200, Some(s::<super::map::MapView>(g))),
+        ),
+        op(
+            "get",
             "/api/v1/stats",
             "Per-desk counts and SLA compliance (centre only)",
             None,
