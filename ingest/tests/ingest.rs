@@ -106,6 +106,35 @@ async fn keyframes_from_camsim_are_416_bgr_real_content_one_per_gop() {
     assert!(closed.is_ok(), "frame channel closed after shutdown");
 }
 
+/// `transport = "udp"`: RTP/AVP over UDP from camsim's port pair, every frame decoded with
+/// real content and the camera's clock from RTCP sender reports over UDP too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn udp_transport_delivers_every_frame() {
+    let sim = sim(1, |_| {}).await;
+    let mut c = cam(&sim, 0, Sampling::Fps(5.0));
+    c.transport = xueliang_core::config::Transport::Udp;
+    let (h, mut rx, _s) = start(fast(), vec![c]);
+    let frames = collect(&mut rx, Duration::from_secs(5)).await;
+    assert!(
+        frames.len() >= 15,
+        "{} frames over UDP in 5 s",
+        frames.len()
+    );
+    for w in frames.windows(2) {
+        assert_eq!(w[1].seq, w[0].seq + 1, "no frame lost on loopback");
+        assert!(mean_abs_diff(&w[0].data, &w[1].data) > 0.1, "frames differ");
+    }
+    assert_eq!(frames[0].source_size, (768, 576));
+    assert_eq!(
+        frames.last().unwrap().capture_clock,
+        CaptureClock::SenderReport,
+        "RTCP sender reports reach the client over UDP"
+    );
+    let s = h.status(&id("cam-0")).unwrap();
+    assert_eq!(s.state, CameraState::Streaming, "{s:?}");
+    h.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn n_fps_sampling_yields_about_n_frames_per_second() {
     let sim = sim(1, |_| {}).await;

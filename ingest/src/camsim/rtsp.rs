@@ -177,6 +177,42 @@ fn reason(status: u16) -> &'static str {
 
 /// Interleaved channel pair from a `Transport` header, if it asks for RTP over the RTSP TCP
 /// connection; `None` (answer 461) for UDP or multicast.
+/// What a client asked for in SETUP's `Transport` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportRequest {
+    /// RTP/RTCP interleaved on the RTSP connection, on these channels.
+    Tcp { channel: u8 },
+    /// RTP/AVP over UDP to the client's RTP port (RTCP on the next one).
+    Udp { client_rtp: u16, client_rtcp: u16 },
+}
+
+/// The first transport of the offer camsim can serve (TCP interleaved or UDP unicast).
+pub fn transport_request(transport: &str) -> Option<TransportRequest> {
+    for option in transport.split(',') {
+        let mut parts = option.split(';').map(str::trim);
+        let proto = parts.next()?;
+        if proto.eq_ignore_ascii_case("RTP/AVP/TCP") {
+            return tcp_interleaved_channel(option)
+                .map(|channel| TransportRequest::Tcp { channel });
+        }
+        if proto.eq_ignore_ascii_case("RTP/AVP") || proto.eq_ignore_ascii_case("RTP/AVP/UDP") {
+            let ports = parts.find_map(|p| p.strip_prefix("client_port="))?;
+            let (a, b) = match ports.split_once('-') {
+                Some((a, b)) => (a.parse().ok()?, b.parse().ok()?),
+                None => {
+                    let a: u16 = ports.parse().ok()?;
+                    (a, a.checked_add(1)?)
+                }
+            };
+            return Some(TransportRequest::Udp {
+                client_rtp: a,
+                client_rtcp: b,
+            });
+        }
+    }
+    None
+}
+
 pub fn tcp_interleaved_channel(transport: &str) -> Option<u8> {
     // A client may offer several transports separated by commas; take the first TCP one.
     for option in transport.split(',') {
@@ -199,6 +235,25 @@ pub fn tcp_interleaved_channel(transport: &str) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transport_offers_are_understood() {
+        assert_eq!(
+            transport_request("RTP/AVP/UDP;unicast;client_port=5000-5001"),
+            Some(TransportRequest::Udp {
+                client_rtp: 5000,
+                client_rtcp: 5001
+            })
+        );
+        assert_eq!(
+            transport_request(
+                "RTP/AVP/TCP;unicast;interleaved=2-3, RTP/AVP;unicast;client_port=6000-6001"
+            ),
+            Some(TransportRequest::Tcp { channel: 2 })
+        );
+        assert_eq!(transport_request("RTP/SAVP;unicast;client_port=1-2"), None);
+        assert_eq!(transport_request("RTP/AVP;multicast"), None);
+    }
 
     #[test]
     fn parses_request_with_body_and_skips_interleaved() {

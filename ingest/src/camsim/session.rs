@@ -1,4 +1,5 @@
-//! One RTSP connection: requests, pacing, and writing interleaved RTP/RTCP, in a single task.
+//! One RTSP connection: requests, pacing, and writing RTP/RTCP (interleaved on the connection,
+//! or as UDP datagrams when the client asks for RTP/AVP over UDP), in a single task.
 //!
 //! Design decisions:
 //! - **One task, no channels.** The task waits on whichever comes first: client bytes (requests,
@@ -93,6 +94,57 @@ struct Setup {
     session_id: String,
     ssrc: u32,
     track_url: String,
+    /// Set for RTP/AVP over UDP; `None` for TCP interleaved.
+    udp: Option<UdpOut>,
+}
+
+/// The server's RTP/RTCP socket pair of a UDP session (consecutive ports, RTCP = RTP + 1, as
+/// clients such as retina assume) and where to send.
+struct UdpOut {
+    rtp: std::net::UdpSocket,
+    rtcp: std::net::UdpSocket,
+    to_rtp: SocketAddr,
+    to_rtcp: SocketAddr,
+    /// Reused for each packet: 12-byte RTP header + payload.
+    scratch: Vec<u8>,
+}
+
+impl UdpOut {
+    fn bind(peer: std::net::IpAddr, client_rtp: u16, client_rtcp: u16) -> io::Result<UdpOut> {
+        let any: std::net::IpAddr = if peer.is_ipv4() {
+            std::net::Ipv4Addr::UNSPECIFIED.into()
+        } else {
+            std::net::Ipv6Addr::UNSPECIFIED.into()
+        };
+        for _ in 0..32 {
+            let rtp = std::net::UdpSocket::bind((any, 0))?;
+            let port = rtp.local_addr()?.port();
+            let Some(next) = port.checked_add(1) else {
+                continue;
+            };
+            let Ok(rtcp) = std::net::UdpSocket::bind((any, next)) else {
+                continue;
+            };
+            rtp.set_nonblocking(true)?;
+            rtcp.set_nonblocking(true)?;
+            return Ok(UdpOut {
+                rtp,
+                rtcp,
+                to_rtp: SocketAddr::new(peer, client_rtp),
+                to_rtcp: SocketAddr::new(peer, client_rtcp),
+                scratch: Vec::with_capacity(1500),
+            });
+        }
+        Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            "no free consecutive UDP port pair",
+        ))
+    }
+
+    fn server_ports(&self) -> (u16, u16) {
+        let p = self.rtp.local_addr().map(|a| a.port()).unwrap_or(0);
+        (p, p.wrapping_add(1))
+    }
 }
 
 struct Play {
@@ -421,11 +473,12 @@ impl Conn {
     }
 
     fn setup(&mut self, req: &Request, camera: usize, faulty: bool) {
-        let Some(channel) = req
-            .header("Transport")
-            .and_then(rtsp::tcp_interleaved_channel)
-        else {
+        let Some(treq) = req.header("Transport").and_then(rtsp::transport_request) else {
             return self.respond(req, 461, &[], None);
+        };
+        let channel = match treq {
+            rtsp::TransportRequest::Tcp { channel } => channel,
+            rtsp::TransportRequest::Udp { .. } => 0,
         };
         if let Some(s) = &self.setup
             && s.camera != camera
@@ -434,6 +487,19 @@ impl Conn {
             return self.respond(req, 459, &[], None);
         }
         if self.setup.is_none() {
+            let udp = match treq {
+                rtsp::TransportRequest::Udp {
+                    client_rtp,
+                    client_rtcp,
+                } => match UdpOut::bind(self.peer.ip(), client_rtp, client_rtcp) {
+                    Ok(u) => Some(u),
+                    Err(e) => {
+                        tracing::warn!(peer = %self.peer, error = %e, "camsim: cannot open UDP ports");
+                        return self.respond(req, 500, &[], None);
+                    }
+                },
+                rtsp::TransportRequest::Tcp { .. } => None,
+            };
             let session_id = format!("{:016x}", self.rng.next_u64());
             let ssrc = self.rng.next_u64() as u32;
             self.setup = Some(Setup {
@@ -442,17 +508,29 @@ impl Conn {
                 session_id,
                 ssrc,
                 track_url: strip_credentials(&req.url),
+                udp,
             });
             self.camera = Some(camera);
             self.faulty = faulty;
         }
         let s = self.setup.as_ref().expect("set above");
-        let transport = format!(
-            "RTP/AVP/TCP;unicast;interleaved={}-{};ssrc={:08X};mode=\"PLAY\"",
-            s.channel,
-            s.channel + 1,
-            s.ssrc
-        );
+        let transport = match &s.udp {
+            Some(u) => {
+                let (a, b) = u.server_ports();
+                format!(
+                    "RTP/AVP;unicast;client_port={}-{};server_port={a}-{b};ssrc={:08X};mode=\"PLAY\"",
+                    u.to_rtp.port(),
+                    u.to_rtcp.port(),
+                    s.ssrc
+                )
+            }
+            None => format!(
+                "RTP/AVP/TCP;unicast;interleaved={}-{};ssrc={:08X};mode=\"PLAY\"",
+                s.channel,
+                s.channel + 1,
+                s.ssrc
+            ),
+        };
         let session = self.session_header(true);
         self.respond(
             req,
@@ -592,6 +670,9 @@ impl Conn {
 
     fn queue_frame(&mut self, server: &Server, frame: FrameRef, ts: u32) {
         let clip = &server.clip;
+        if self.setup.as_ref().is_some_and(|s| s.udp.is_some()) {
+            return self.send_frame_udp(server, frame, ts);
+        }
         let setup = self.setup.as_ref().expect("playing implies setup");
         let corrupt_ratio = if self.faulty {
             server.faults.corrupt_ratio
@@ -627,30 +708,92 @@ impl Conn {
             .wrapping_add(frame.wire_bytes - 16 * frame.packets);
     }
 
+    /// UDP sessions: one datagram per packet, sent now (no pacing backlog: a full socket
+    /// buffer loses packets, as a real network would, and the client's loss counters see it).
+    fn send_frame_udp(&mut self, server: &Server, frame: FrameRef, ts: u32) {
+        let clip = &server.clip;
+        let corrupt_ratio = if self.faulty {
+            server.faults.corrupt_ratio
+        } else {
+            0.0
+        };
+        let setup = self.setup.as_mut().expect("playing implies setup");
+        let ssrc = setup.ssrc;
+        let u = setup.udp.as_mut().expect("a UDP session");
+        let packets = clip.frame_packets(frame);
+        for (i, p) in packets.iter().enumerate() {
+            let marker = if i + 1 == packets.len() { 0x80 } else { 0 };
+            u.scratch.clear();
+            u.scratch.extend_from_slice(&[0x80, marker | 96]);
+            u.scratch.extend_from_slice(&self.seq.to_be_bytes());
+            u.scratch.extend_from_slice(&ts.to_be_bytes());
+            u.scratch.extend_from_slice(&ssrc.to_be_bytes());
+            let start = u.scratch.len();
+            u.scratch.extend_from_slice(clip.payload(*p));
+            if corrupt_ratio > 0.0 && p.slice && p.len > 4 && self.rng.next_f32() < corrupt_ratio {
+                corrupt(&mut u.scratch[start..], &mut self.rng);
+                self.pending.corrupted += 1;
+            }
+            self.seq = self.seq.wrapping_add(1);
+            // WouldBlock or a refused port (the client went away): the packet is lost.
+            if let Ok(n) = u.rtp.send_to(&u.scratch, u.to_rtp) {
+                self.pending.bytes += n as u64;
+            }
+        }
+        self.pending.frames += 1;
+        self.rtp_packets = self.rtp_packets.wrapping_add(frame.packets);
+        self.rtp_octets = self
+            .rtp_octets
+            .wrapping_add(frame.wire_bytes - 16 * frame.packets);
+    }
+
     /// RTCP compound packet: sender report + SDES CNAME (RFC 3550 6.1 requires the CNAME).
     fn queue_sender_report(&mut self, ntp: u64, ts: u32) {
         let setup = self.setup.as_ref().expect("playing implies setup");
+        if let Some(u) = &setup.udp {
+            let mut pkt = Vec::with_capacity(64);
+            write_sender_report(
+                &mut pkt,
+                setup.ssrc,
+                ntp,
+                ts,
+                self.rtp_packets,
+                self.rtp_octets,
+            );
+            let _ = u.rtcp.send_to(&pkt[4..], u.to_rtcp);
+            return;
+        }
         let ctrl = &mut self.out.ctrl;
-        const CNAME: &[u8] = b"xueliang-camsim";
-        // SDES chunk: SSRC, CNAME item (type, len, text), END, padded to 32 bits.
-        let chunk_len = (4 + 2 + CNAME.len() + 1).div_ceil(4) * 4;
-        let sdes_len = 4 + chunk_len;
-        let total = 28 + sdes_len;
-        ctrl.extend_from_slice(&[b'$', setup.channel + 1]);
-        ctrl.extend_from_slice(&(total as u16).to_be_bytes());
-        ctrl.extend_from_slice(&[0x80, 200, 0, 6]);
-        ctrl.extend_from_slice(&setup.ssrc.to_be_bytes());
-        ctrl.extend_from_slice(&ntp.to_be_bytes());
-        ctrl.extend_from_slice(&ts.to_be_bytes());
-        ctrl.extend_from_slice(&self.rtp_packets.to_be_bytes());
-        ctrl.extend_from_slice(&self.rtp_octets.to_be_bytes());
-        ctrl.extend_from_slice(&[0x81, 202]);
-        ctrl.extend_from_slice(&((sdes_len / 4 - 1) as u16).to_be_bytes());
-        ctrl.extend_from_slice(&setup.ssrc.to_be_bytes());
-        ctrl.extend_from_slice(&[1, CNAME.len() as u8]);
-        ctrl.extend_from_slice(CNAME);
-        ctrl.resize(ctrl.len() + chunk_len - (4 + 2 + CNAME.len()), 0);
+        let at = ctrl.len();
+        write_sender_report(ctrl, setup.ssrc, ntp, ts, self.rtp_packets, self.rtp_octets);
+        // The 4-byte interleaved frame header: `$`, the RTCP channel, the length.
+        ctrl[at + 1] = setup.channel + 1;
     }
+}
+
+/// Appends `$`, a channel placeholder and the length (4 bytes, for TCP interleaving; UDP
+/// sends from offset 4), then the RTCP compound packet: sender report + SDES CNAME (RFC 3550
+/// 6.1 requires the CNAME).
+fn write_sender_report(out: &mut Vec<u8>, ssrc: u32, ntp: u64, ts: u32, packets: u32, octets: u32) {
+    const CNAME: &[u8] = b"xueliang-camsim";
+    // SDES chunk: SSRC, CNAME item (type, len, text), END, padded to 32 bits.
+    let chunk_len = (4 + 2 + CNAME.len() + 1).div_ceil(4) * 4;
+    let sdes_len = 4 + chunk_len;
+    let total = 28 + sdes_len;
+    out.extend_from_slice(&[b'$', 0]);
+    out.extend_from_slice(&(total as u16).to_be_bytes());
+    out.extend_from_slice(&[0x80, 200, 0, 6]);
+    out.extend_from_slice(&ssrc.to_be_bytes());
+    out.extend_from_slice(&ntp.to_be_bytes());
+    out.extend_from_slice(&ts.to_be_bytes());
+    out.extend_from_slice(&packets.to_be_bytes());
+    out.extend_from_slice(&octets.to_be_bytes());
+    out.extend_from_slice(&[0x81, 202]);
+    out.extend_from_slice(&((sdes_len / 4 - 1) as u16).to_be_bytes());
+    out.extend_from_slice(&ssrc.to_be_bytes());
+    out.extend_from_slice(&[1, CNAME.len() as u8]);
+    out.extend_from_slice(CNAME);
+    out.resize(out.len() + chunk_len - (4 + 2 + CNAME.len()), 0);
 }
 
 /// Overwrites 4 bytes of slice data with random values, keeping what the depacketizer relies
