@@ -5,6 +5,10 @@
 
 #[path = "../analyzer/tests/support/broker.rs"]
 mod broker;
+#[path = "support/process.rs"]
+mod process;
+
+use process::Killed;
 
 use base64::Engine as _;
 use rdkafka::config::ClientConfig;
@@ -12,28 +16,10 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use xueliang_core::contract::{AlertV1, EventType, Severity, Snapshot};
 use xueliang_dispatcher::store::{SqliteStore, Store as _, Synchronous};
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.0.kill();
-    }
-}
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -14,22 +14,19 @@
 //!   TLS-terminating pooler.
 
 use super::sql::{Backend, Row, Tx, V};
+use super::sqlite::MIGRATIONS;
 use super::{SqlStore, StoreError, StoreOptions};
 use bytes::BytesMut;
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use postgres::{Client, NoTls, Statement};
 use std::collections::HashMap;
 
-const MIGRATIONS: &[(&str, &str)] = &[
-    (
-        "alerts",
-        include_str!("../../migrations/postgres/0001_alerts.sql"),
-    ),
-    (
-        "incidents",
-        include_str!("../../migrations/postgres/0002_incidents.sql"),
-    ),
-];
+/// The same migrations as SQLite: the schema is written in the subset both run, and the one
+/// SQLite-only clause (`WITHOUT ROWID`, a storage hint) is dropped here. A migration that ever
+/// needs dialect-specific SQL gets its own file beside it.
+fn migration_sql(sqlite: &str) -> String {
+    sqlite.replace(" WITHOUT ROWID", "")
+}
 
 /// Arbitrary, fixed: the advisory lock key that serialises migrations.
 const MIGRATION_LOCK: i64 = 0x78_75_65_6c_69_61_6e_67; // "xueliang"
@@ -131,7 +128,8 @@ impl Pg {
         }
         for (i, (name, sql)) in MIGRATIONS.iter().enumerate().skip(current as usize) {
             let version = i as u32 + 1;
-            tx.batch_execute(sql).map_err(err(version, name))?;
+            tx.batch_execute(&migration_sql(sql))
+                .map_err(err(version, name))?;
             tx.execute(
                 "UPDATE xueliang_schema SET version = $1",
                 &[&(version as i64)],

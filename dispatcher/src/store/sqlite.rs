@@ -9,7 +9,7 @@
 //!   process kill: with `NORMAL` the last transactions may vanish on power loss after their
 //!   offsets were committed, i.e. alerts lost for good. `FULL` costs one fsync per batch;
 //!   batching makes that affordable. [`Synchronous::Normal`] is for benchmarks and scratch.
-//! - **Migrations are embedded SQL files** (`dispatcher/migrations/sqlite/NNNN_name.sql`),
+//! - **Migrations are embedded SQL files** (`dispatcher/migrations/NNNN_name.sql`, shared with PostgreSQL),
 //!   applied in order, each in its own transaction together with `PRAGMA user_version`. A
 //!   database newer than the build is refused rather than guessed at.
 //! - The engine writes `$N` parameters; they become SQLite's `?N`, which bind by index whatever
@@ -20,14 +20,12 @@ use super::{SqlStore, StoreError, StoreOptions};
 use rusqlite::{Connection, types::ValueRef};
 use std::path::{Path, PathBuf};
 
-const MIGRATIONS: &[(&str, &str)] = &[
-    (
-        "alerts",
-        include_str!("../../migrations/sqlite/0001_alerts.sql"),
-    ),
+/// Migrations in order (version = index + 1); PostgreSQL runs them too (see `postgres.rs`).
+pub(super) const MIGRATIONS: &[(&str, &str)] = &[
+    ("alerts", include_str!("../../migrations/0001_alerts.sql")),
     (
         "incidents",
-        include_str!("../../migrations/sqlite/0002_incidents.sql"),
+        include_str!("../../migrations/0002_incidents.sql"),
     ),
 ];
 
