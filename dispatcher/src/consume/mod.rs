@@ -75,7 +75,9 @@ impl Default for ConsumeOptions {
     fn default() -> Self {
         ConsumeOptions {
             batch_max: 500,
-            batch_linger: Duration::from_millis(20),
+            // Under load a batch fills from messages already fetched; the linger only adds
+            // latency when alerts trickle in.
+            batch_linger: Duration::from_millis(5),
             librdkafka: Vec::new(),
         }
     }
@@ -156,7 +158,12 @@ impl Consumer {
             .set("auto.commit.interval.ms", "1000")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
-            .set("enable.partition.eof", "false");
+            .set("enable.partition.eof", "false")
+            // librdkafka waits up to 500 ms for a fetch to fill; a broker that holds every
+            // fetch for part of that wait (tansu 0.6.0 sleeps before looking: see
+            // benches/RESULTS.md) then adds hundreds of ms to every alert's way to the desk.
+            // 50 ms bounds it for ~2 % of a core of idle polling; `opts.librdkafka` overrides.
+            .set("fetch.wait.max.ms", "50");
         for (k, v) in &opts.librdkafka {
             cfg.set(k, v);
         }

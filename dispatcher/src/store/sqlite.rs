@@ -12,6 +12,11 @@
 //! - **Migrations are embedded SQL files** (`dispatcher/migrations/NNNN_name.sql`, shared with PostgreSQL),
 //!   applied in order, each in its own transaction together with `PRAGMA user_version`. A
 //!   database newer than the build is refused rather than guessed at.
+//! - **Checkpoints off the commit path.** SQLite's automatic WAL checkpoint runs inside the
+//!   commit that crosses the threshold, and measured about half of the store thread's CPU under
+//!   load (benches/RESULTS.md). A checkpointer thread with its own connection runs a PASSIVE
+//!   checkpoint every [`CHECKPOINT_EVERY`] instead (it never blocks the writer); the writer's
+//!   own auto-checkpoint stays as a safety net at a much larger WAL size.
 //! - The engine writes `$N` parameters; they become SQLite's `?N`, which bind by index whatever
 //!   the order of first use (SQLite would number `$N` names by first appearance instead).
 
@@ -61,9 +66,52 @@ impl SqliteStore {
     }
 }
 
+/// How often the checkpointer thread folds the WAL back into the database.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+/// The writer checkpoints by itself only past this many WAL pages (4 KiB each: 64 MiB).
+const WRITER_AUTOCHECKPOINT_PAGES: u32 = 16_384;
+
 struct Sqlite {
     conn: Connection,
     path: PathBuf,
+    /// Tells the checkpointer thread to stop when the store goes away.
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for Sqlite {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Runs PASSIVE checkpoints on a second connection until `stop`.
+fn spawn_checkpointer(
+    path: &Path,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Result<(), StoreError> {
+    let conn = Connection::open(path).map_err(|e| StoreError::Open {
+        what: path.display().to_string(),
+        message: format!("checkpoint connection: {e}"),
+        hint: "",
+    })?;
+    let shown = path.display().to_string();
+    std::thread::Builder::new()
+        .name("alert-store-ckpt".into())
+        .spawn(move || {
+            let _ = conn.busy_timeout(std::time::Duration::from_secs(5));
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(CHECKPOINT_EVERY);
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::debug!(path = %shown, error = %e, "WAL checkpoint failed; retrying");
+                }
+            }
+        })
+        .map_err(|e| StoreError::Open {
+            what: path.display().to_string(),
+            message: format!("cannot start the checkpoint thread: {e}"),
+            hint: "",
+        })?;
+    Ok(())
 }
 
 impl Sqlite {
@@ -85,13 +133,17 @@ impl Sqlite {
             Synchronous::Normal => "NORMAL",
         };
         conn.execute_batch(&format!(
-            "PRAGMA synchronous={sync}; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;"
+            "PRAGMA synchronous={sync}; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000; \
+             PRAGMA wal_autocheckpoint={WRITER_AUTOCHECKPOINT_PAGES};"
         ))
         .map_err(open_err)?;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        spawn_checkpointer(path, stop.clone())?;
         conn.set_prepared_statement_cache_capacity(64);
         Ok(Sqlite {
             conn,
             path: path.to_owned(),
+            stop,
         })
     }
 

@@ -18,15 +18,28 @@ pub fn insert_batch(
     let received_at = now.to_rfc3339_opts(SecondsFormat::Micros, true);
     let duty = duty::get(t)?;
     let mut out = Vec::with_capacity(batch.len());
+    let silences = silences::active(t, now)?;
     for rec in batch {
         let a = &rec.alert;
         let id = a.alert_id.to_string();
+        // Redelivery is the common duplicate: a primary-key probe, before any grouping work.
+        if t.query_opt("SELECT 1 FROM alerts WHERE alert_id = $1", &[V::from(&id)])?
+            .is_some()
+        {
+            out.push(Inserted {
+                new: false,
+                incident: None,
+            });
+            continue;
+        }
+        // The incident first, so the alert row is written once, with its incident id (a
+        // follow-up UPDATE would rewrite the whole row, snapshot included).
+        let change = group(t, rec, o, duty, &silences)?;
         let json = String::from_utf8(a.to_json()).expect("serde_json writes UTF-8");
-        let n = t.exec(
+        t.exec(
             "INSERT INTO alerts (alert_id, camera_id, event_type, severity, rule_id, \
-             captured_at, received_at, desk_id, route_reason, jurisdiction, grid, json) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-             ON CONFLICT (alert_id) DO NOTHING",
+             captured_at, received_at, desk_id, route_reason, jurisdiction, grid, json, \
+             incident_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             &[
                 V::from(&id),
                 V::from(a.camera_id.as_str()),
@@ -40,15 +53,9 @@ pub fn insert_batch(
                 V::from(rec.route.jurisdiction.clone()),
                 V::from(rec.route.grid.clone()),
                 V::from(json),
+                V::from(change.incident.id.to_string()),
             ],
         )?;
-        if n == 0 {
-            out.push(Inserted {
-                new: false,
-                incident: None,
-            });
-            continue;
-        }
         let route_sql = "INSERT INTO alert_routes (alert_id, desk_id, role) VALUES ($1, $2, $3) \
                          ON CONFLICT (alert_id, desk_id) DO NOTHING";
         t.exec(
@@ -69,11 +76,6 @@ pub fn insert_batch(
                 ],
             )?;
         }
-        let change = group(t, rec, o, duty)?;
-        t.exec(
-            "UPDATE alerts SET incident_id = $1 WHERE alert_id = $2",
-            &[V::from(change.incident.id.to_string()), V::from(&id)],
-        )?;
         out.push(Inserted {
             new: true,
             incident: Some(change),
@@ -89,18 +91,19 @@ fn group(
     rec: &AlertRecord,
     o: &StoreOptions,
     duty: xueliang_core::contract::DutyLevel,
+    silences: &[silences::Active],
 ) -> Result<IncidentChange, StoreError> {
     let a = &rec.alert;
     let now = o.clock.now();
     let cap = us(a.captured_at);
     let window = o.policy.grouping_window.as_micros() as i64;
-    let silenced = silences::matches(
-        t,
-        now,
-        a.camera_id.as_str(),
-        &rec.route.primary,
-        rec.route.jurisdiction.as_deref(),
-    )?;
+    let silenced = silences.iter().any(|s| {
+        s.matches(
+            a.camera_id.as_str(),
+            &rec.route.primary,
+            rec.route.jurisdiction.as_deref(),
+        )
+    });
     let priority = o.policy.priority(a.severity, a.event_type, duty);
     let open = t.query_opt(
         "SELECT incident_id, first_seen, last_seen, silenced, priority, severity FROM incidents \

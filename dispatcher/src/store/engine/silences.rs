@@ -8,25 +8,37 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 use xueliang_core::DeskId;
 
-pub fn matches(
-    t: &mut dyn Tx,
-    now: DateTime<Utc>,
-    camera: &str,
-    desk: &DeskId,
-    jurisdiction: Option<&str>,
-) -> Result<bool, StoreError> {
-    let hit = t.query_opt(
-        "SELECT 1 FROM silences WHERE starts_at <= $1 AND ends_at > $1 AND \
-         ((scope = 'camera' AND value = $2) OR (scope = 'desk' AND value = $3) OR \
-          (scope = 'jurisdiction' AND value = $4)) LIMIT 1",
-        &[
-            V::I(us(now)),
-            V::from(camera),
-            V::from(desk.as_str()),
-            V::from(jurisdiction.unwrap_or("")),
-        ],
-    )?;
-    Ok(hit.is_some())
+/// A silence in force, as the grouping step matches it (in memory: a batch loads them once).
+#[derive(Debug, Clone)]
+pub struct Active {
+    scope: SilenceScope,
+    value: String,
+}
+
+impl Active {
+    pub fn matches(&self, camera: &str, desk: &DeskId, jurisdiction: Option<&str>) -> bool {
+        match self.scope {
+            SilenceScope::Camera => self.value == camera,
+            SilenceScope::Desk => self.value == desk.as_str(),
+            SilenceScope::Jurisdiction => Some(self.value.as_str()) == jurisdiction,
+        }
+    }
+}
+
+/// Silences in force at `now`.
+pub fn active(t: &mut dyn Tx, now: DateTime<Utc>) -> Result<Vec<Active>, StoreError> {
+    t.query(
+        "SELECT scope, value FROM silences WHERE starts_at <= $1 AND ends_at > $1",
+        &[V::I(us(now))],
+    )?
+    .iter()
+    .map(|r| {
+        Ok(Active {
+            scope: parse_enum(&text(r, 0, "silence scope")?, "silence scope")?,
+            value: text(r, 1, "silence value")?,
+        })
+    })
+    .collect()
 }
 
 pub fn add(
