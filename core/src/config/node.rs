@@ -197,6 +197,10 @@ struct DispatcherRaw {
     ack_sla_s: AckSlaRaw,
     /// How long a desk login lasts.
     session_ttl_s: u64,
+    /// The consumer's `fetch.wait.max.ms`: the most a fetch waits for data. Kafka answers as
+    /// soon as data is there, so this only sets idle polling; brokers that hold every fetch
+    /// for part of it (tansu 0.6.0) add it to every alert's way to the desk.
+    fetch_wait_ms: u64,
     /// The route tree (`[dispatcher.route]`); see deploy/ROUTING.md.
     route: RouteRaw,
 }
@@ -212,6 +216,7 @@ impl Default for DispatcherRaw {
             no_partitions_alert_s: 60,
             ack_sla_s: AckSlaRaw::default(),
             session_ttl_s: 12 * 3600,
+            fetch_wait_ms: 20,
             route: RouteRaw::default(),
         }
     }
@@ -330,6 +335,7 @@ pub struct DispatcherConfig {
     /// Acknowledgement SLA per priority (P1..P4) at the normal duty level.
     pub ack_sla: [Duration; 4],
     pub session_ttl: Duration,
+    pub fetch_wait: Duration,
     pub route: RouteTree,
 }
 
@@ -520,6 +526,13 @@ impl NodeConfig {
                 "e.g. ack_sla_s = { p1 = 60, p2 = 180, p3 = 600, p4 = 1800 }",
             );
         }
+        if !(1..=5000).contains(&raw.dispatcher.fetch_wait_ms) {
+            e.push(
+                "dispatcher.fetch_wait_ms",
+                "must be between 1 and 5000",
+                "e.g. fetch_wait_ms = 20",
+            );
+        }
         if raw.dispatcher.session_ttl_s < 60 {
             e.push(
                 "dispatcher.session_ttl_s",
@@ -590,6 +603,7 @@ impl NodeConfig {
                 ]
                 .map(Duration::from_secs),
                 session_ttl: Duration::from_secs(raw.dispatcher.session_ttl_s),
+                fetch_wait: Duration::from_millis(raw.dispatcher.fetch_wait_ms),
                 route,
             },
             drain_timeout: Duration::from_secs(raw.shutdown.drain_timeout_s),

@@ -159,11 +159,13 @@ impl Consumer {
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
-            // librdkafka waits up to 500 ms for a fetch to fill; a broker that holds every
-            // fetch for part of that wait (tansu 0.6.0 sleeps before looking: see
-            // benches/RESULTS.md) then adds hundreds of ms to every alert's way to the desk.
-            // 50 ms bounds it for ~2 % of a core of idle polling; `opts.librdkafka` overrides.
-            .set("fetch.wait.max.ms", "50");
+            // librdkafka's default (500 ms) is harmless on Kafka but, on a broker that holds
+            // every fetch for part of the wait (tansu 0.6.0 sleeps before looking: see
+            // benches/RESULTS.md), adds hundreds of ms to every alert's way to the desk.
+            .set(
+                "fetch.wait.max.ms",
+                dispatcher.fetch_wait.as_millis().to_string(),
+            );
         for (k, v) in &opts.librdkafka {
             cfg.set(k, v);
         }
@@ -231,30 +233,56 @@ impl Worker {
             alerted: false,
         };
         let mut batch: Vec<OwnedMessage> = Vec::with_capacity(self.opts.batch_max);
-        loop {
-            tokio::select! {
-                biased;
-                _ = self.shutdown.wait() => break,
-                _ = tick.tick() => { self.watch(&mut dog); continue; }
-                r = self.consumer.recv() => self.take(r, &mut batch).await,
-            }
-            if batch.is_empty() {
-                continue;
-            }
-            let deadline = Instant::now() + self.opts.batch_linger;
-            while batch.len() < self.opts.batch_max {
-                tokio::select! {
-                    biased;
-                    r = self.consumer.recv() => self.take(r, &mut batch).await,
-                    _ = tokio::time::sleep_until(deadline) => break,
-                    // Finish the batch in flight; the outer loop then stops.
-                    _ = self.shutdown.wait() => break,
+        if self.collect(&mut batch, &mut dog, &mut tick).await {
+            // Two stages in step: while one batch is persisted (the store thread), the next
+            // is fetched and decoded here, so consuming and persisting overlap. Batches still
+            // persist one after the other, and each stores its offsets only after its own
+            // transaction, so at-least-once order is unchanged.
+            loop {
+                let current = std::mem::take(&mut batch);
+                let (_, more) = tokio::join!(
+                    self.process(current),
+                    self.collect(&mut batch, &mut dog, &mut tick)
+                );
+                if !more {
+                    // Shutting down: finish what was already fetched, then stop.
+                    if !batch.is_empty() {
+                        self.process(std::mem::take(&mut batch)).await;
+                    }
+                    break;
                 }
             }
-            self.process(std::mem::take(&mut batch)).await;
         }
         self.drain();
         Ok(())
+    }
+
+    /// Waits for the next message, then gathers more for up to `batch_linger` or `batch_max`.
+    /// `false` when shutdown came first (whatever was gathered stays in `batch`).
+    async fn collect(
+        &self,
+        batch: &mut Vec<OwnedMessage>,
+        dog: &mut Watchdog,
+        tick: &mut tokio::time::Interval,
+    ) -> bool {
+        while batch.is_empty() {
+            tokio::select! {
+                biased;
+                _ = self.shutdown.wait() => return false,
+                _ = tick.tick() => self.watch(dog),
+                r = self.consumer.recv() => self.take(r, batch).await,
+            }
+        }
+        let deadline = Instant::now() + self.opts.batch_linger;
+        while batch.len() < self.opts.batch_max {
+            tokio::select! {
+                biased;
+                r = self.consumer.recv() => self.take(r, batch).await,
+                _ = tokio::time::sleep_until(deadline) => break,
+                _ = self.shutdown.wait() => return false,
+            }
+        }
+        true
     }
 
     async fn take(

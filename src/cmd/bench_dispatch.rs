@@ -1,0 +1,1285 @@
+//! `xueliang bench dispatch`: alerts routed and persisted per second by the production
+//! consumer, beside the broker's raw consume rate measured in the same run, and alert → push
+//! latency at a paced rate. Prints a human summary on stderr and, as the last stdout line, one
+//! JSON object.
+//!
+//! Design decisions:
+//! - **Three phases on one broker.** (1) *Limit*: N alerts are produced into a fresh topic,
+//!   then a plain rdkafka consumer in a fresh group reads them all and does nothing else —
+//!   the broker's raw consume rate. (2) *Stage*: the production consumer
+//!   (`Consumer::start` with the deployment's router, camera inventory and policy, a fresh
+//!   store and a push hub, default `ConsumeOptions`) reads the same pre-filled topic in
+//!   another fresh group: alerts decoded, routed, grouped into incidents and committed per
+//!   second. (3) *Latency*: a fresh topic and a fresh dispatcher; a producer paced at
+//!   `--rate` stamps each alert just before handing it to librdkafka, and a subscriber of the
+//!   hub (what the desk WebSocket reads) records now − stamp for every push.
+//! - **The same clock edges for raw and stage.** Both rates run from the first message
+//!   received to the last one done (read, resp. committed), so the consumer-group join — a
+//!   few seconds on tansu, unrelated to the work — stays out of both. The stage's edges come
+//!   from the dispatcher's own counters (`CONSUMED_TOTAL`, `PERSISTED_TOTAL`) through a small
+//!   metrics recorder this command installs: the dispatcher runs unmodified and unpolled
+//!   (polling `alert_count` would queue reads on the store thread being measured; the count
+//!   is checked once, at the end of each phase).
+//! - **Latency without changing the wire.** A push carries the incident, not the alert. The
+//!   bench stamps `captured_at = detected_at = published_at` at hand-over, so the incident's
+//!   `last_seen` (the newest alert of its camera and event type; those arrive in order, on
+//!   one partition) is the publish time of the alert that caused the push.
+//! - **Production settings.** SQLite with `synchronous=FULL` on disk (one fsync per batch is
+//!   part of what is measured), the analyzer's producer settings (idempotent, acks=all,
+//!   linger 5 ms), keys = camera ids of the deployment's inventory.
+//! - **Both consumers poll alike**: `fetch.wait.max.ms` is the dispatcher's configured
+//!   `dispatcher.fetch_wait_ms` (default 20), or `--fetch-wait-ms`. tansu 0.6.0 holds
+//!   every fetch for about half of that wait (≥ 250 ms at librdkafka's default of 500) even
+//!   when data is waiting, which caps the raw rate and dominates latency; Apache Kafka answers
+//!   as soon as data is there. benches/RESULTS.md reports both settings.
+//! - Without `--broker` it starts tansu as the integration tests do (binary from
+//!   `$XUELIANG_TANSU` or the cache, SQLite storage in a temporary directory, a free loopback
+//!   port) and stops it at the end.
+
+use crate::cli::BenchDatabase;
+use anyhow::{Context, anyhow, bail, ensure};
+use base64::Engine as _;
+use chrono::Utc;
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::{ClientContext, DefaultClientContext};
+use rdkafka::consumer::{BaseConsumer, Consumer as _};
+use rdkafka::message::{DeliveryResult, Message};
+use rdkafka::producer::{BaseRecord, Producer as _, ProducerContext, ThreadedProducer};
+use rdkafka::types::RDKafkaErrorCode;
+use serde_json::json;
+use std::collections::HashMap;
+use std::io::Read as _;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::broadcast::error::RecvError;
+use xueliang_core::CameraId;
+use xueliang_core::config::{CameraConfig, DispatcherConfig, KafkaConfig, Settings};
+use xueliang_core::contract::{AlertV1, DetectedObject, EventType, ModelRef, Severity, Snapshot};
+use xueliang_core::shutdown::Shutdown;
+use xueliang_dispatcher::clock::SystemClock;
+use xueliang_dispatcher::consume::{self, ConsumeOptions, Consumer, ConsumerDeps};
+use xueliang_dispatcher::policy::Policy;
+use xueliang_dispatcher::push::{Hub, Push};
+use xueliang_dispatcher::routing::Router;
+use xueliang_dispatcher::store::{
+    ChangeKind, PostgresStore, SqlStore, SqliteStore, Store, StoreOptions, Synchronous,
+};
+
+const TANSU_VERSION: &str = "0.6.0";
+/// Size of a "small" alert on the wire.
+const SMALL_ALERT_BYTES: usize = 2048;
+/// Alerts sent before the latency phase, to get the group joined and the producer connected.
+const WARM_UP: usize = 12;
+
+/// What `bench dispatch` was asked to do (the CLI flags).
+pub struct Options {
+    pub alerts: usize,
+    pub snapshot_kb: usize,
+    pub rate: u32,
+    pub seconds: f64,
+    pub broker: Option<String>,
+    pub fetch_wait_ms: Option<u32>,
+    pub database: BenchDatabase,
+    pub config: PathBuf,
+}
+
+pub async fn run(o: Options) -> anyhow::Result<()> {
+    ensure!(o.alerts > 0, "--alerts must be at least 1");
+    ensure!(o.rate > 0, "--rate must be at least 1 alert per second");
+    ensure!(
+        o.seconds > 0.0 && o.seconds.is_finite(),
+        "--seconds must be a positive number"
+    );
+    let probes = Probes::install()?;
+    let settings = crate::config_load::load(&o.config)
+        .map_err(|e| anyhow!("{e}"))
+        .with_context(|| format!("loading the deployment {}", o.config.display()))?;
+    let dep = Deployment::new(&settings, o.fetch_wait_ms)?;
+    let scratch = tempfile::Builder::new()
+        .prefix("xl-bench-dispatch-")
+        .tempdir()
+        .context("creating a temporary directory for the alert stores")?;
+    let mut dbs = Databases::new(o.database, scratch.path())?;
+
+    let mut tansu = None;
+    let brokers = match &o.broker {
+        Some(b) => b.clone(),
+        None => {
+            let t = on_thread(Tansu::start).await?;
+            let b = t.bootstrap();
+            tansu = Some(t);
+            b
+        }
+    };
+    let result = phases(&o, &dep, &probes, &mut dbs, &brokers).await;
+    if let Some(mut t) = tansu {
+        let failed = result.is_err();
+        let tail = on_thread(move || {
+            let tail = if failed { t.log_tail() } else { String::new() };
+            t.stop();
+            Ok(tail)
+        })
+        .await
+        .unwrap_or_default();
+        if !tail.is_empty() {
+            eprintln!("tansu log (last lines):\n{tail}");
+        }
+    }
+    dbs.cleanup().await;
+    let report = result?;
+    println!("{report}");
+    Ok(())
+}
+
+/// Runs the three phases; returns the JSON line.
+async fn phases(
+    o: &Options,
+    dep: &Deployment,
+    probes: &Probes,
+    dbs: &mut Databases,
+    brokers: &str,
+) -> anyhow::Result<serde_json::Value> {
+    let n = o.alerts;
+    let factory = Arc::new(AlertFactory::new(dep.camera_ids.clone(), o.snapshot_kb));
+    let producer = Arc::new(BenchProducer::new(brokers)?);
+    let run_id = format!(
+        "{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_millis() % 100_000_000
+    );
+    eprintln!(
+        "dispatch bench: {n} alerts of ~{} B ({}), {} partitions, store {}, broker {brokers}",
+        factory.bytes(),
+        if o.snapshot_kb > 0 {
+            format!("{} KB inline JPEG snapshot", o.snapshot_kb)
+        } else {
+            "objects and a summary, no snapshot".to_owned()
+        },
+        dep.kafka.partitions,
+        o.database.as_str(),
+    );
+
+    // Phase 1: fill a topic, then read it back with a bare consumer.
+    let topic = format!("bench-dispatch-{run_id}-limit");
+    create_topic(brokers, &topic, dep.kafka.partitions).await?;
+    let (p, f, t) = (producer.clone(), factory.clone(), topic.clone());
+    let produce_s = on_thread(move || p.produce_all(&t, &f, n)).await?;
+    eprintln!(
+        "  produced {n} in {produce_s:.2} s ({:.0}/s, idempotent, acks=all)",
+        n as f64 / produce_s
+    );
+    let (b, t, limit) = (
+        brokers.to_owned(),
+        topic.clone(),
+        patience(n, factory.bytes()),
+    );
+    let extra = dep.librdkafka.clone();
+    let raw = on_thread(move || raw_consume(&b, &t, n, limit, &extra)).await?;
+    let raw_per_s = n as f64 / raw.seconds;
+    eprintln!(
+        "  raw consume:  {raw_per_s:>9.0} msgs/s ({:.1} MB/s; joined the group in {:.2} s)",
+        raw.bytes as f64 / raw.seconds / 1e6,
+        raw.join_s
+    );
+
+    // Phase 2: the production consumer on the same topic.
+    let stage = run_stage(dep, probes, dbs, brokers, &topic, n, factory.bytes()).await?;
+    let stage_per_s = n as f64 / stage.seconds;
+    let ratio = stage_per_s / raw_per_s;
+    eprintln!(
+        "  dispatcher:   {stage_per_s:>9.0} alerts/s routed and persisted ({} incidents, {} pushes) \
+         = {ratio:.2}x raw (target >= 0.8; >= 5,000/s for small alerts on SQLite)",
+        stage.incidents, stage.pushes
+    );
+
+    // Phase 3: paced alerts, alert → push latency.
+    let lat = run_latency(o, dep, probes, dbs, brokers, &producer, &factory, &run_id).await?;
+    eprintln!(
+        "  latency at {} alerts/s for {:.1} s ({} sent at {:.0}/s): {} pushes ({} created, {} \
+         updated); alert → push p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms \
+         (target p99 < 100 ms)",
+        o.rate,
+        o.seconds,
+        lat.sent,
+        lat.achieved_rate,
+        lat.pushes,
+        lat.created,
+        lat.updated,
+        lat.p50,
+        lat.p95,
+        lat.p99,
+        lat.max
+    );
+    Ok(json!({
+        "bench": "dispatch",
+        "alerts": n,
+        "snapshot_kb": o.snapshot_kb,
+        "alert_bytes": factory.bytes(),
+        "database": o.database.as_str(),
+        "partitions": dep.kafka.partitions,
+        "broker": if o.broker.is_some() { "external" } else { "tansu" },
+        "fetch_wait_ms": dep.fetch_wait_ms(),
+        "produce_per_s": n as f64 / produce_s,
+        "raw_consume_per_s": raw_per_s,
+        "alerts_per_s": stage_per_s,
+        "ratio": ratio,
+        "incidents": stage.incidents,
+        "rate": o.rate,
+        "achieved_rate": lat.achieved_rate,
+        "latency_alerts": lat.sent,
+        "pushes": lat.pushes,
+        "pushes_created": lat.created,
+        "pushes_updated": lat.updated,
+        "p50_ms": lat.p50,
+        "p95_ms": lat.p95,
+        "p99_ms": lat.p99,
+        "max_ms": lat.max,
+    }))
+}
+
+/// How long a phase of `n` alerts may take before the bench gives up: generous, so that a
+/// slow machine still yields a (slow) figure rather than an error.
+fn patience(n: usize, bytes: usize) -> Duration {
+    Duration::from_secs(60) + Duration::from_secs_f64(n as f64 * (1e-3 + bytes as f64 * 1e-7))
+}
+
+// ---- the deployment -------------------------------------------------------------------------
+
+/// What the dispatcher needs from the configuration.
+struct Deployment {
+    kafka: KafkaConfig,
+    dispatcher: DispatcherConfig,
+    router: Arc<Router>,
+    cameras: Arc<HashMap<CameraId, CameraConfig>>,
+    camera_ids: Vec<CameraId>,
+    policy: Policy,
+    /// Extra librdkafka settings of both consumers (`--fetch-wait-ms`).
+    librdkafka: Vec<(String, String)>,
+}
+
+impl Deployment {
+    fn new(s: &Settings, fetch_wait_ms: Option<u32>) -> anyhow::Result<Deployment> {
+        let router = Router::new(&s.node, &s.jurisdictions).map_err(|e| anyhow!("{e}"))?;
+        let camera_ids: Vec<CameraId> = s.inventory.cameras.iter().map(|c| c.id.clone()).collect();
+        ensure!(
+            !camera_ids.is_empty(),
+            "the camera inventory {} has no camera to key alerts by",
+            s.node.cameras_file.display()
+        );
+        Ok(Deployment {
+            kafka: s.node.kafka.clone(),
+            dispatcher: s.node.dispatcher.clone(),
+            router: Arc::new(router),
+            cameras: Arc::new(
+                s.inventory
+                    .cameras
+                    .iter()
+                    .map(|c| (c.id.clone(), c.clone()))
+                    .collect(),
+            ),
+            camera_ids,
+            policy: Policy::from_config(&s.node),
+            // Both consumers poll alike: the dispatcher's configured fetch wait unless
+            // `--fetch-wait-ms` overrides it.
+            librdkafka: vec![(
+                "fetch.wait.max.ms".to_owned(),
+                fetch_wait_ms
+                    .map(u64::from)
+                    .unwrap_or(s.node.dispatcher.fetch_wait.as_millis() as u64)
+                    .to_string(),
+            )],
+        })
+    }
+
+    fn fetch_wait_ms(&self) -> u64 {
+        self.librdkafka
+            .iter()
+            .find(|(k, _)| k == "fetch.wait.max.ms")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Kafka and dispatcher settings for one phase: its own topic, group and instance id.
+    fn configs(&self, brokers: &str, topic: &str) -> (KafkaConfig, DispatcherConfig) {
+        let mut k = self.kafka.clone();
+        k.brokers = brokers.to_owned();
+        k.alerts_topic = topic.to_owned();
+        k.dlq_topic = format!("{topic}.dlq");
+        let mut d = self.dispatcher.clone();
+        d.group_id = format!("dispatcher-{topic}");
+        d.instance_id = format!("bench-{topic}");
+        (k, d)
+    }
+
+    /// The production consumer's options, plus `--fetch-wait-ms`.
+    fn consume_options(&self) -> ConsumeOptions {
+        ConsumeOptions {
+            librdkafka: self.librdkafka.clone(),
+            ..ConsumeOptions::default()
+        }
+    }
+
+    fn deps(&self, store: Arc<SqlStore>, hub: &Hub) -> ConsumerDeps {
+        let cameras = self.cameras.clone();
+        ConsumerDeps {
+            router: self.router.clone(),
+            cameras: Arc::new(move |id| cameras.get(id).cloned()),
+            store,
+            hub: Some(hub.clone()),
+        }
+    }
+}
+
+// ---- alerts ---------------------------------------------------------------------------------
+
+/// Realistic alerts: detection events carry six tracked objects, a zone, the frame size and
+/// the model; camera faults carry none of that. Summaries are padded so that every alert is
+/// about [`SMALL_ALERT_BYTES`] before its snapshot.
+struct AlertFactory {
+    cameras: Vec<CameraId>,
+    /// Base64 JPEG-sized random payloads, reused round-robin (random, so no layer can
+    /// compress them away).
+    snapshots: Vec<String>,
+    bytes: usize,
+}
+
+impl AlertFactory {
+    fn new(cameras: Vec<CameraId>, snapshot_kb: usize) -> AlertFactory {
+        let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+        let snapshots = if snapshot_kb == 0 {
+            Vec::new()
+        } else {
+            (0..8)
+                .map(|_| {
+                    let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0];
+                    while jpeg.len() < snapshot_kb * 1024 - 2 {
+                        // xorshift64*: enough randomness, no dependency.
+                        rng ^= rng >> 12;
+                        rng ^= rng << 25;
+                        rng ^= rng >> 27;
+                        jpeg.extend_from_slice(
+                            &rng.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes(),
+                        );
+                    }
+                    jpeg.truncate(snapshot_kb * 1024 - 2);
+                    jpeg.extend_from_slice(&[0xFF, 0xD9]);
+                    base64::engine::general_purpose::STANDARD.encode(jpeg)
+                })
+                .collect()
+        };
+        let mut f = AlertFactory {
+            cameras,
+            snapshots,
+            bytes: 0,
+        };
+        let sizes: Vec<usize> = (0..64).map(|i| f.make(i).to_json().len()).collect();
+        f.bytes = sizes.iter().sum::<usize>() / sizes.len();
+        f
+    }
+
+    /// Mean size of an alert on the wire in bytes.
+    fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Alert `i`: every camera in turn, every event type, stamped now.
+    fn make(&self, i: usize) -> AlertV1 {
+        let cams = self.cameras.len();
+        let event = EventType::ALL[(i / cams) % EventType::ALL.len()];
+        let severity = [
+            Severity::Minor,
+            Severity::Major,
+            Severity::Major,
+            Severity::Critical,
+        ][i % 4];
+        let now = Utc::now();
+        let mut a = AlertV1::new(
+            self.cameras[i % cams].clone(),
+            event,
+            severity,
+            format!("bench-{}", event.as_str()),
+            now,
+        );
+        let summary = if event.is_camera_fault() {
+            format!("camera fault: {} for 12 s", event.as_str())
+        } else {
+            const CLASSES: [&str; 6] = ["person", "person", "car", "person", "truck", "bicycle"];
+            a.objects = CLASSES
+                .iter()
+                .enumerate()
+                .map(|(k, class)| {
+                    let x = 120.0 + 260.0 * k as f32 + (i % 97) as f32;
+                    DetectedObject {
+                        class: (*class).to_owned(),
+                        score: 0.55 + 0.07 * k as f32,
+                        bbox: [x, 410.5, x + 180.25, 890.75],
+                        track: Some((i * 6 + k) as u64),
+                    }
+                })
+                .collect();
+            a.zone_id = Some("plaza".into());
+            a.frame_size = Some([1920, 1080]);
+            a.model = Some(ModelRef {
+                name: "nanodet-m-416".into(),
+                version: "1.0.0".into(),
+            });
+            format!(
+                "{}: 3 persons, 1 car, 1 truck, 1 bicycle for 42 s in zone plaza",
+                event.as_str()
+            )
+        };
+        let pad = SMALL_ALERT_BYTES.saturating_sub(a.to_json().len() + summary.len() + 14);
+        const FILLER: &str = "; tracks stable, zone plaza armed, schedule always, cooldown 10 s";
+        a.summary = summary + &FILLER.repeat(pad / FILLER.len() + 1)[..pad];
+        if !self.snapshots.is_empty() {
+            a.snapshot = Some(Snapshot::Inline {
+                content_type: "image/jpeg".into(),
+                data_base64: self.snapshots[i % self.snapshots.len()].clone(),
+            });
+        }
+        a
+    }
+}
+
+// ---- Kafka ----------------------------------------------------------------------------------
+
+/// Counts delivery reports, so a bench never reports alerts the broker did not take.
+#[derive(Default)]
+struct Deliveries {
+    ok: AtomicU64,
+    failed: AtomicU64,
+    last_error: Mutex<Option<String>>,
+}
+
+struct DeliveryContext(Arc<Deliveries>);
+
+impl ClientContext for DeliveryContext {}
+
+impl ProducerContext for DeliveryContext {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, r: &DeliveryResult<'_>, _: ()) {
+        match r {
+            Ok(_) => {
+                self.0.ok.fetch_add(1, Ordering::Relaxed);
+            }
+            Err((e, _)) => {
+                self.0.failed.fetch_add(1, Ordering::Relaxed);
+                *self.0.last_error.lock().expect("delivery lock") = Some(e.to_string());
+            }
+        }
+    }
+}
+
+/// The analyzer's producer settings (idempotent, acks=all, linger 5 ms), keyed by camera.
+struct BenchProducer {
+    producer: ThreadedProducer<DeliveryContext>,
+    deliveries: Arc<Deliveries>,
+}
+
+impl BenchProducer {
+    fn new(brokers: &str) -> anyhow::Result<BenchProducer> {
+        let deliveries = Arc::new(Deliveries::default());
+        let producer = ClientConfig::new()
+            .set("bootstrap.servers", brokers)
+            .set("client.id", "xueliang-bench-dispatch")
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "5")
+            .set("partitioner", "murmur2_random")
+            .set("queue.buffering.max.messages", "200000")
+            .create_with_context(DeliveryContext(deliveries.clone()))
+            .with_context(|| format!("creating a Kafka producer for {brokers}"))?;
+        Ok(BenchProducer {
+            producer,
+            deliveries,
+        })
+    }
+
+    /// Hands one alert to librdkafka, waiting while its queue is full.
+    fn send(&self, topic: &str, a: &AlertV1) -> anyhow::Result<()> {
+        let payload = a.to_json();
+        let mut record = BaseRecord::to(topic)
+            .key(a.camera_id.as_str())
+            .payload(&payload);
+        loop {
+            match self.producer.send(record) {
+                Ok(()) => return Ok(()),
+                Err((e, r)) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull) => {
+                    record = r;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err((e, _)) => bail!("producing to {topic}: {e}"),
+            }
+        }
+    }
+
+    /// Waits until every alert handed over so far was acknowledged; fails on any error.
+    fn flush(&self, expected: u64) -> anyhow::Result<()> {
+        self.producer
+            .flush(Duration::from_secs(300))
+            .context("flushing the bench producer")?;
+        let d = &self.deliveries;
+        let failed = d.failed.load(Ordering::Relaxed);
+        ensure!(
+            failed == 0,
+            "{failed} alerts were not delivered to the broker: {}",
+            d.last_error
+                .lock()
+                .expect("delivery lock")
+                .clone()
+                .unwrap_or_default()
+        );
+        let ok = d.ok.load(Ordering::Relaxed);
+        ensure!(
+            ok == expected,
+            "the broker acknowledged {ok} alerts, expected {expected}"
+        );
+        Ok(())
+    }
+
+    /// Produces `n` alerts as fast as the broker takes them; returns the seconds it took.
+    fn produce_all(&self, topic: &str, f: &AlertFactory, n: usize) -> anyhow::Result<f64> {
+        let before = self.deliveries.ok.load(Ordering::Relaxed);
+        let t0 = Instant::now();
+        for i in 0..n {
+            self.send(topic, &f.make(i))?;
+        }
+        self.flush(before + n as u64)?;
+        Ok(t0.elapsed().as_secs_f64())
+    }
+}
+
+async fn create_topic(brokers: &str, topic: &str, partitions: u32) -> anyhow::Result<()> {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .with_context(|| format!("creating a Kafka admin client for {brokers}"))?;
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let new = NewTopic::new(topic, partitions as i32, TopicReplication::Fixed(1));
+    let results = tokio::time::timeout(Duration::from_secs(60), admin.create_topics([&new], &opts))
+        .await
+        .map_err(|_| anyhow!("the broker {brokers} did not create topic {topic} within 60 s"))?
+        .with_context(|| format!("creating topic {topic} on {brokers}"))?;
+    for r in results {
+        if let Err((t, code)) = r {
+            ensure!(
+                code == RDKafkaErrorCode::TopicAlreadyExists,
+                "creating topic {t} on {brokers}: {code}"
+            );
+        }
+    }
+    Ok(())
+}
+
+struct Raw {
+    /// From the first message received to the last.
+    seconds: f64,
+    /// From subscribing to the first message.
+    join_s: f64,
+    bytes: u64,
+}
+
+/// Reads `n` messages of `topic` in a fresh group and does nothing with them.
+fn raw_consume(
+    brokers: &str,
+    topic: &str,
+    n: usize,
+    limit: Duration,
+    extra: &[(String, String)],
+) -> anyhow::Result<Raw> {
+    let mut cfg = ClientConfig::new();
+    cfg.set("bootstrap.servers", brokers)
+        .set("group.id", format!("raw-{topic}"))
+        // Static membership, like the dispatcher (tansu's group defect, KAFKA.md).
+        .set("group.instance.id", format!("raw-{topic}"))
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.partition.eof", "false");
+    for (k, v) in extra {
+        cfg.set(k, v);
+    }
+    let c: BaseConsumer = cfg
+        .create()
+        .with_context(|| format!("creating the raw consumer for {brokers}"))?;
+    c.subscribe(&[topic])
+        .with_context(|| format!("subscribing to {topic}"))?;
+    let t0 = Instant::now();
+    let (mut got, mut bytes, mut first) = (0usize, 0u64, None);
+    while got < n {
+        ensure!(
+            t0.elapsed() < limit,
+            "the raw consumer read only {got} of {n} messages of {topic} in {limit:?}"
+        );
+        match c.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                first.get_or_insert_with(Instant::now);
+                got += 1;
+                bytes += m.payload().map_or(0, |p| p.len() as u64);
+            }
+            Some(Err(e)) => tracing::warn!(error = %e, "raw consumer"),
+            None => {}
+        }
+    }
+    let first = first.expect("at least one message");
+    Ok(Raw {
+        seconds: first.elapsed().as_secs_f64().max(1e-6),
+        join_s: (first - t0).as_secs_f64(),
+        bytes,
+    })
+}
+
+// ---- the dispatcher stage -------------------------------------------------------------------
+
+struct Stage {
+    seconds: f64,
+    incidents: usize,
+    pushes: u64,
+}
+
+/// Runs the production consumer over a topic already holding `n` alerts.
+async fn run_stage(
+    dep: &Deployment,
+    probes: &Probes,
+    dbs: &mut Databases,
+    brokers: &str,
+    topic: &str,
+    n: usize,
+    bytes: usize,
+) -> anyhow::Result<Stage> {
+    let store = dbs.open("stage", dep.policy.clone()).await?;
+    let hub = Hub::new();
+    // A desk watching live, as in production; it also counts one push per new alert.
+    let pushes = Arc::new(AtomicU64::new(0));
+    let mut incidents = std::collections::HashSet::new();
+    let mut rx = hub.subscribe();
+    let count = pushes.clone();
+    let watcher = tokio::spawn(async move {
+        loop {
+            match rx.recv().await {
+                Ok(p) => {
+                    if let Push::Incident(c) = &*p {
+                        incidents.insert(c.incident.id);
+                    }
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(RecvError::Lagged(k)) => {
+                    count.fetch_add(k, Ordering::Relaxed);
+                }
+                Err(RecvError::Closed) => return incidents.len(),
+            }
+        }
+    });
+    probes.arm(n as u64);
+    let (kafka, disp) = dep.configs(brokers, topic);
+    let shutdown = Shutdown::new();
+    let consumer = Consumer::start(
+        &kafka,
+        &disp,
+        dep.deps(store.clone(), &hub),
+        dep.consume_options(),
+        shutdown.clone(),
+    )
+    .context("starting the dispatcher's alert consumer")?;
+    let limit = patience(n, bytes);
+    let done = probes.persisted.wait(limit).await;
+    shutdown.trigger();
+    consumer.join().await.context("the alert consumer")?;
+    probes.check_clean()?;
+    ensure!(
+        done,
+        "the dispatcher persisted only {} of {n} alerts within {limit:?} (consumed {})",
+        probes.persisted.total(),
+        probes.consumed.total()
+    );
+    let (first, _) = probes.consumed.edges();
+    let (_, last) = probes.persisted.edges();
+    let seconds = (last.expect("reached") - first.expect("consumed"))
+        .as_secs_f64()
+        .max(1e-6);
+    let stored = store
+        .alert_count()
+        .await
+        .context("counting stored alerts")?;
+    ensure!(
+        stored == n as u64,
+        "the store holds {stored} alerts after the stage phase, expected {n}"
+    );
+    drop(hub);
+    let incidents = watcher.await.unwrap_or(0);
+    Ok(Stage {
+        seconds,
+        incidents,
+        pushes: pushes.load(Ordering::Relaxed),
+    })
+}
+
+struct Latency {
+    sent: usize,
+    achieved_rate: f64,
+    pushes: usize,
+    created: usize,
+    updated: usize,
+    p50: f64,
+    p95: f64,
+    p99: f64,
+    max: f64,
+}
+
+/// A fresh topic and dispatcher; alerts paced at `rate`; alert → push per push.
+#[allow(clippy::too_many_arguments)]
+async fn run_latency(
+    o: &Options,
+    dep: &Deployment,
+    probes: &Probes,
+    dbs: &mut Databases,
+    brokers: &str,
+    producer: &Arc<BenchProducer>,
+    factory: &Arc<AlertFactory>,
+    run_id: &str,
+) -> anyhow::Result<Latency> {
+    let topic = format!("bench-dispatch-{run_id}-latency");
+    create_topic(brokers, &topic, dep.kafka.partitions).await?;
+    let store = dbs.open("latency", dep.policy.clone()).await?;
+    let hub = Hub::new();
+    let total = ((o.rate as f64 * o.seconds).round() as usize).max(1);
+    probes.arm((WARM_UP + total) as u64);
+    let (kafka, disp) = dep.configs(brokers, &topic);
+    let shutdown = Shutdown::new();
+    let consumer = Consumer::start(
+        &kafka,
+        &disp,
+        dep.deps(store.clone(), &hub),
+        dep.consume_options(),
+        shutdown.clone(),
+    )
+    .context("starting the dispatcher's alert consumer")?;
+
+    // Warm-up: the group joined, the producer connected, the store's pages warm.
+    let mut warm = hub.subscribe();
+    let (p, f, t) = (producer.clone(), factory.clone(), topic.clone());
+    on_thread(move || {
+        (0..WARM_UP).try_for_each(|i| p.send(&t, &f.make(i)))?;
+        Ok(())
+    })
+    .await?;
+    let joined = tokio::time::timeout(Duration::from_secs(90), async {
+        let mut got = 0;
+        while got < WARM_UP {
+            match warm.recv().await {
+                Ok(_) => got += 1,
+                Err(RecvError::Lagged(k)) => got += k as usize,
+                Err(RecvError::Closed) => break,
+            }
+        }
+    })
+    .await;
+    drop(warm);
+    if joined.is_err() {
+        let partitions = consumer.assigned_partitions();
+        shutdown.trigger();
+        let _ = consumer.join().await;
+        bail!(
+            "the dispatcher did not push the {WARM_UP} warm-up alerts within 90 s \
+             ({} persisted, {} partitions assigned at the last check)",
+            probes.persisted.total(),
+            partitions
+        );
+    }
+
+    // The measured run: one subscriber, the paced producer.
+    let mut rx = hub.subscribe();
+    let collector = tokio::spawn(async move {
+        let (mut lat, mut created, mut updated, mut lagged) = (Vec::new(), 0, 0, 0u64);
+        while lat.len() + (lagged as usize) < total {
+            match rx.recv().await {
+                Ok(p) => {
+                    let now = Utc::now();
+                    if let Push::Incident(c) = &*p {
+                        let ms = (now - c.incident.last_seen).num_microseconds().unwrap_or(0)
+                            as f64
+                            / 1e3;
+                        lat.push(ms);
+                        match c.kind {
+                            ChangeKind::Created => created += 1,
+                            ChangeKind::Updated => updated += 1,
+                            _ => {}
+                        }
+                    }
+                }
+                Err(RecvError::Lagged(k)) => lagged += k,
+                Err(RecvError::Closed) => break,
+            }
+        }
+        (lat, created, updated, lagged)
+    });
+    let (p, f, t, rate) = (producer.clone(), factory.clone(), topic.clone(), o.rate);
+    let send_s = on_thread(move || {
+        let before = p.deliveries.ok.load(Ordering::Relaxed);
+        let t0 = Instant::now();
+        for i in 0..total {
+            let due = t0 + Duration::from_secs_f64(i as f64 / rate as f64);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            let mut a = f.make(WARM_UP + i);
+            let now = Utc::now();
+            (a.captured_at, a.detected_at, a.published_at) = (now, now, now);
+            p.send(&t, &a)?;
+        }
+        let s = t0.elapsed().as_secs_f64();
+        p.flush(before + total as u64)?;
+        Ok(s)
+    })
+    .await?;
+    // Over capacity, the backlog drains after the last send.
+    let limit = patience(WARM_UP + total, factory.bytes());
+    let done = probes.persisted.wait(limit).await;
+    // Every push of a persisted alert is published right after its commit.
+    let collected = tokio::time::timeout(Duration::from_secs(5), collector).await;
+    shutdown.trigger();
+    consumer.join().await.context("the alert consumer")?;
+    probes.check_clean()?;
+    ensure!(
+        done,
+        "the dispatcher persisted only {} of {} alerts within {limit:?} of the last send",
+        probes.persisted.total(),
+        WARM_UP + total
+    );
+    let (mut lat, created, updated, lagged) = collected
+        .map_err(|_| anyhow!("the push subscriber did not see a push for every alert"))?
+        .map_err(|_| anyhow!("the push subscriber task failed"))?;
+    ensure!(
+        lagged == 0,
+        "the push subscriber fell {lagged} changes behind; latency figures would be incomplete"
+    );
+    let stored = store
+        .alert_count()
+        .await
+        .context("counting stored alerts")?;
+    ensure!(
+        stored == (WARM_UP + total) as u64,
+        "the store holds {stored} alerts after the latency phase, expected {}",
+        WARM_UP + total
+    );
+    lat.sort_by(f64::total_cmp);
+    let q = |p: f64| lat[((p * lat.len() as f64).ceil() as usize).clamp(1, lat.len()) - 1];
+    Ok(Latency {
+        sent: total,
+        achieved_rate: total as f64 / send_s.max(1e-6),
+        pushes: lat.len(),
+        created,
+        updated,
+        p50: q(0.50),
+        p95: q(0.95),
+        p99: q(0.99),
+        max: lat[lat.len() - 1],
+    })
+}
+
+// ---- the dispatcher's counters as clock edges -----------------------------------------------
+
+/// One of the dispatcher's counters: when it first moved, and when it reached a target.
+#[derive(Default)]
+struct Probe {
+    state: Mutex<ProbeState>,
+    reached: tokio::sync::Notify,
+}
+
+#[derive(Default)]
+struct ProbeState {
+    total: u64,
+    target: u64,
+    first: Option<Instant>,
+    reached: Option<Instant>,
+}
+
+impl Probe {
+    fn arm(&self, target: u64) {
+        *self.state.lock().expect("probe lock") = ProbeState {
+            target,
+            ..ProbeState::default()
+        };
+    }
+
+    fn total(&self) -> u64 {
+        self.state.lock().expect("probe lock").total
+    }
+
+    /// When the counter first moved and when it reached the target.
+    fn edges(&self) -> (Option<Instant>, Option<Instant>) {
+        let s = self.state.lock().expect("probe lock");
+        (s.first, s.reached)
+    }
+
+    /// `true` once the target is reached; `false` after `limit`.
+    async fn wait(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if self.edges().1.is_some() {
+                return true;
+            }
+            tokio::select! {
+                _ = self.reached.notified() => {}
+                _ = tokio::time::sleep_until(deadline) => return self.edges().1.is_some(),
+            }
+        }
+    }
+}
+
+impl metrics::CounterFn for Probe {
+    fn increment(&self, v: u64) {
+        let now = Instant::now();
+        let mut s = self.state.lock().expect("probe lock");
+        s.total += v;
+        s.first.get_or_insert(now);
+        if s.reached.is_none() && s.target > 0 && s.total >= s.target {
+            s.reached = Some(now);
+            drop(s);
+            self.reached.notify_one();
+        }
+    }
+
+    fn absolute(&self, v: u64) {
+        let mut s = self.state.lock().expect("probe lock");
+        s.total = s.total.max(v);
+    }
+}
+
+/// The metrics recorder of this command: the counters it times by, and those that must stay
+/// at zero for a figure to count.
+struct Probes {
+    consumed: Arc<Probe>,
+    persisted: Arc<Probe>,
+    bad: Arc<AtomicU64>,
+}
+
+struct ProbeRecorder {
+    consumed: Arc<Probe>,
+    persisted: Arc<Probe>,
+    bad: Arc<AtomicU64>,
+}
+
+impl Probes {
+    fn install() -> anyhow::Result<Probes> {
+        let p = Probes {
+            consumed: Arc::default(),
+            persisted: Arc::default(),
+            bad: Arc::default(),
+        };
+        metrics::set_global_recorder(ProbeRecorder {
+            consumed: p.consumed.clone(),
+            persisted: p.persisted.clone(),
+            bad: p.bad.clone(),
+        })
+        .map_err(|_| anyhow!("a metrics recorder is already installed in this process"))?;
+        Ok(p)
+    }
+
+    fn arm(&self, target: u64) {
+        self.consumed.arm(0);
+        self.persisted.arm(target);
+        self.bad.store(0, Ordering::Relaxed);
+    }
+
+    /// Fails if the phase dead-lettered, duplicated or had to retry anything: its figure
+    /// would not be the plain path's.
+    fn check_clean(&self) -> anyhow::Result<()> {
+        let bad = self.bad.load(Ordering::Relaxed);
+        ensure!(
+            bad == 0,
+            "{bad} alerts were dead-lettered, duplicated or hit store errors (RUST_LOG=warn \
+             shows which)"
+        );
+        Ok(())
+    }
+}
+
+impl metrics::Recorder for ProbeRecorder {
+    fn describe_counter(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_gauge(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_histogram(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+
+    fn register_counter(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+        let name = key.name();
+        if name == consume::CONSUMED_TOTAL {
+            metrics::Counter::from_arc(self.consumed.clone())
+        } else if name == consume::PERSISTED_TOTAL {
+            metrics::Counter::from_arc(self.persisted.clone())
+        } else if name == consume::DEAD_LETTERED_TOTAL
+            || name == consume::DUPLICATES_TOTAL
+            || name == consume::STORE_ERRORS_TOTAL
+        {
+            metrics::Counter::from_arc(self.bad.clone())
+        } else {
+            metrics::Counter::noop()
+        }
+    }
+
+    fn register_gauge(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+        metrics::Gauge::noop()
+    }
+
+    fn register_histogram(
+        &self,
+        _: &metrics::Key,
+        _: &metrics::Metadata<'_>,
+    ) -> metrics::Histogram {
+        metrics::Histogram::noop()
+    }
+}
+
+// ---- stores ---------------------------------------------------------------------------------
+
+/// Fresh, empty stores for each phase; PostgreSQL databases are dropped at the end.
+struct Databases {
+    kind: BenchDatabase,
+    dir: PathBuf,
+    pg_admin: Option<String>,
+    created: Vec<String>,
+}
+
+impl Databases {
+    fn new(kind: BenchDatabase, dir: &Path) -> anyhow::Result<Databases> {
+        let pg_admin = match kind {
+            BenchDatabase::Sqlite => None,
+            BenchDatabase::Postgres => Some(
+                std::env::var("XUELIANG_TEST_PG")
+                    .ok()
+                    .filter(|u| !u.is_empty())
+                    .ok_or_else(|| {
+                        anyhow!(
+                            "--database postgres needs XUELIANG_TEST_PG, an admin URL of a \
+                             PostgreSQL server the bench may create databases on (`./xl env` \
+                             prints the test server's)"
+                        )
+                    })?,
+            ),
+        };
+        Ok(Databases {
+            kind,
+            dir: dir.to_owned(),
+            pg_admin,
+            created: Vec::new(),
+        })
+    }
+
+    async fn open(&mut self, phase: &str, policy: Policy) -> anyhow::Result<Arc<SqlStore>> {
+        let opts = StoreOptions {
+            policy,
+            clock: Arc::new(SystemClock),
+        };
+        let store = match (self.kind, &self.pg_admin) {
+            (BenchDatabase::Postgres, Some(admin)) => {
+                let name = format!(
+                    "xl_bench_{}_{phase}_{}",
+                    std::process::id(),
+                    Utc::now().timestamp_millis()
+                );
+                let (a, n) = (admin.clone(), name.clone());
+                on_thread(move || pg_execute(&a, &format!("CREATE DATABASE {n}"))).await?;
+                self.created.push(name.clone());
+                let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+                let url = format!("{base}/{name}");
+                on_thread(move || Ok(PostgresStore::open(&url, opts)?)).await?
+            }
+            _ => {
+                let path = self.dir.join(format!("{phase}.db"));
+                on_thread(move || Ok(SqliteStore::open_with(&path, Synchronous::Full, opts)?))
+                    .await?
+            }
+        };
+        Ok(Arc::new(store))
+    }
+
+    /// Drops the PostgreSQL databases this run created (SQLite files go with the temp dir).
+    async fn cleanup(&mut self) {
+        let Some(admin) = self.pg_admin.clone() else {
+            return;
+        };
+        for name in std::mem::take(&mut self.created) {
+            let a = admin.clone();
+            let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            if let Err(e) = on_thread(move || pg_execute(&a, &sql)).await {
+                eprintln!("warning: could not drop the bench database {name}: {e:#}");
+            }
+        }
+    }
+}
+
+/// Runs one statement on the PostgreSQL server of `admin` (blocking; off the runtime).
+fn pg_execute(admin: &str, sql: &str) -> anyhow::Result<()> {
+    let mut c = postgres::Client::connect(admin, postgres::NoTls)
+        .context("cannot reach the PostgreSQL server named by XUELIANG_TEST_PG")?;
+    c.batch_execute(sql)
+        .with_context(|| format!("PostgreSQL: `{sql}` failed"))?;
+    Ok(())
+}
+
+/// Runs blocking work on a plain thread (not the runtime's blocking pool: the synchronous
+/// `postgres` client starts its own runtime, which tokio forbids inside one).
+async fn on_thread<T: Send + 'static>(
+    f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("bench-dispatch".into())
+        .spawn(move || {
+            let _ = tx.send(f());
+        })
+        .context("starting a bench thread")?;
+    rx.await.map_err(|_| anyhow!("a bench thread panicked"))?
+}
+
+// ---- the broker -----------------------------------------------------------------------------
+
+/// A tansu process on a free loopback port with SQLite storage in a temporary directory,
+/// started as the integration tests start it (analyzer/tests/support/broker.rs). Killed on
+/// drop.
+struct Tansu {
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Tansu {
+    fn binary() -> anyhow::Result<PathBuf> {
+        let path = match std::env::var_os("XUELIANG_TANSU").filter(|v| !v.is_empty()) {
+            Some(p) => PathBuf::from(p),
+            None => {
+                xueliang_core::paths::cache_dir().join(format!("tansu-{TANSU_VERSION}/bin/tansu"))
+            }
+        };
+        ensure!(
+            path.is_file(),
+            "the Kafka-protocol broker tansu {TANSU_VERSION} is not at {} (XUELIANG_TANSU or \
+             the cache): run ./xl setup, or pass --broker HOST:PORT",
+            path.display()
+        );
+        Ok(path)
+    }
+
+    fn start() -> anyhow::Result<Tansu> {
+        let bin = Self::binary()?;
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .context("finding a free loopback port for tansu")?
+            .port();
+        let dir = tempfile::Builder::new()
+            .prefix("tansu-")
+            .tempdir()
+            .context("creating a temporary directory for tansu")?;
+        let log = std::fs::File::create(dir.path().join("tansu.log"))
+            .context("creating tansu's log file")?;
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = Command::new(&bin)
+            .current_dir(dir.path())
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+                "--storage-engine",
+                "sqlite://tansu.db",
+            ])
+            .env_remove("CLUSTER_ID")
+            .env_remove("STORAGE_ENGINE")
+            .env_remove("LISTENER_URL")
+            .env_remove("ADVERTISED_LISTENER_URL")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().context("cloning tansu's log handle")?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        let mut t = Tansu {
+            child: Some(child),
+            dir,
+            port,
+        };
+        let addr: SocketAddr = t.bootstrap().parse().expect("a loopback address");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            if let Some(Ok(Some(status))) = t.child.as_mut().map(|c| c.try_wait()) {
+                t.child = None;
+                bail!("tansu exited at start ({status}):\n{}", t.log_tail());
+            }
+            ensure!(
+                Instant::now() < deadline,
+                "tansu did not listen on {addr} within 20 s:\n{}",
+                t.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(t)
+    }
+
+    fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn log_tail(&self) -> String {
+        let mut s = String::new();
+        if let Ok(mut f) = std::fs::File::open(self.dir.path().join("tansu.log")) {
+            let _ = f.read_to_string(&mut s);
+        }
+        let lines: Vec<&str> = s.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+
+    /// SIGTERM, then SIGKILL if it has not exited within 15 s.
+    fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) => return,
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Tansu {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
