@@ -30,6 +30,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime()?.block_on(cmd::run::run(args))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::SendAlert(args) => {
+            cmd::send_alert::run(args)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Users { action } => {
             runtime()?.block_on(cmd::users::run(action))?;
             Ok(ExitCode::SUCCESS)
@@ -76,8 +80,55 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 cmd::bench::detect(seconds, intra_threads)?;
                 Ok(ExitCode::SUCCESS)
             }
-            BenchWhat::Dispatch => cmd::not_yet("bench dispatch", 5, "Dispatcher"),
-            BenchWhat::E2e => cmd::not_yet("bench e2e", 7, "bench"),
+            BenchWhat::Dispatch {
+                alerts,
+                snapshot_kb,
+                rate,
+                seconds,
+                broker,
+                fetch_wait_ms,
+                database,
+                config,
+            } => {
+                crate::telemetry::init_tracing(xueliang_core::config::LogFormat::Pretty, "warn");
+                let opts = cmd::bench_dispatch::Options {
+                    alerts,
+                    snapshot_kb,
+                    rate,
+                    seconds,
+                    broker,
+                    fetch_wait_ms,
+                    database,
+                    config,
+                };
+                runtime()?.block_on(cmd::bench_dispatch::run(opts))?;
+                Ok(ExitCode::SUCCESS)
+            }
+            BenchWhat::E2e {
+                quick,
+                window,
+                policies,
+                max_cameras,
+                max_steps,
+                start,
+                out,
+                config,
+                clip,
+            } => {
+                crate::telemetry::init_tracing(xueliang_core::config::LogFormat::Pretty, "warn");
+                cmd::bench_e2e::run(cmd::bench_e2e::Options {
+                    quick,
+                    window,
+                    policies,
+                    max_cameras,
+                    max_steps,
+                    start,
+                    out,
+                    config,
+                    clip,
+                })?;
+                Ok(ExitCode::SUCCESS)
+            }
         },
     }
 }

@@ -129,14 +129,15 @@ pub fn start_edge(
     Ok(())
 }
 
-/// Starts the dispatcher: Kafka consumer → router → SQLite store.
+/// Starts the dispatcher: Kafka consumer → router → SQLite store. Returns the push hub (what
+/// every desk's WebSocket subscribes to), so an in-process observer can watch the pushes.
 pub fn start_dispatcher(
     settings: &Settings,
     api_listen: Option<std::net::SocketAddr>,
     health: &Health,
     shutdown: &Shutdown,
     tasks: &mut JoinSet<()>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<xueliang_dispatcher::push::Hub> {
     use std::collections::HashMap;
     use xueliang_dispatcher::api::{self, ApiState};
     use xueliang_dispatcher::clock::SystemClock;
@@ -217,7 +218,7 @@ pub fn start_dispatcher(
     });
     tasks.spawn(api::run_escalation(
         store,
-        hub,
+        hub.clone(),
         std::time::Duration::from_secs(1),
         shutdown.clone(),
     ));
@@ -228,5 +229,5 @@ pub fn start_dispatcher(
             tracing::error!(error = %e, "the alert consumer stopped with an error");
         }
     });
-    Ok(())
+    Ok(hub)
 }
