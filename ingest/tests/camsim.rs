@@ -233,7 +233,7 @@ async fn read_response(s: &mut BufReader<TcpStream>) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unknown_camera_is_404_and_udp_is_461() {
+async fn unknown_camera_is_404_and_unsupported_transport_is_461() {
     let sim = start(vtest_opts(3).await).await;
     let addr = sim.local_addr();
     for path in ["cam/3", "cam/99", "live"] {
@@ -251,15 +251,41 @@ async fn unknown_camera_is_404_and_udp_is_461() {
         .expect("404 fails");
     assert!(err.to_string().contains("404"), "{err}");
 
+    // Multicast and SRTP are not served; UDP unicast is, from a consecutive port pair.
+    for transport in [
+        "RTP/AVP;multicast",
+        "RTP/SAVP;unicast;client_port=5000-5001",
+    ] {
+        let resp = raw_request(
+            addr,
+            &format!(
+                "SETUP rtsp://{addr}/cam/0/trackID=0 RTSP/1.0\r\nCSeq: 2\r\n\
+                 Transport: {transport}\r\n\r\n"
+            ),
+        )
+        .await;
+        assert!(resp.starts_with("RTSP/1.0 461"), "{transport}: {resp}");
+    }
     let resp = raw_request(
         addr,
         &format!(
-            "SETUP rtsp://{addr}/cam/0/trackID=0 RTSP/1.0\r\nCSeq: 2\r\n\
+            "SETUP rtsp://{addr}/cam/0/trackID=0 RTSP/1.0\r\nCSeq: 3\r\n\
              Transport: RTP/AVP;unicast;client_port=5000-5001\r\n\r\n"
         ),
     )
     .await;
-    assert!(resp.starts_with("RTSP/1.0 461"), "{resp}");
+    assert!(resp.starts_with("RTSP/1.0 200"), "{resp}");
+    let ports = resp
+        .split("server_port=")
+        .nth(1)
+        .and_then(|s| s.split(';').next())
+        .unwrap_or_else(|| panic!("no server_port: {resp}"));
+    let (a, b) = ports.split_once('-').unwrap();
+    assert_eq!(
+        b.trim().parse::<u16>().unwrap(),
+        a.parse::<u16>().unwrap() + 1,
+        "RTCP on the port after RTP"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
