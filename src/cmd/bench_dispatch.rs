@@ -37,22 +37,19 @@
 //!   port) and stops it at the end.
 
 use crate::cli::BenchDatabase;
+use crate::cmd::tansu::{Tansu, create_topic};
 use anyhow::{Context, anyhow, bail, ensure};
 use base64::Engine as _;
 use chrono::Utc;
 use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::{ClientContext, DefaultClientContext};
+use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
 use rdkafka::message::{DeliveryResult, Message};
 use rdkafka::producer::{BaseRecord, Producer as _, ProducerContext, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
 use serde_json::json;
 use std::collections::HashMap;
-use std::io::Read as _;
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -70,7 +67,6 @@ use xueliang_dispatcher::store::{
     ChangeKind, PostgresStore, SqlStore, SqliteStore, Store, StoreOptions, Synchronous,
 };
 
-const TANSU_VERSION: &str = "0.6.0";
 /// Size of a "small" alert on the wire.
 const SMALL_ALERT_BYTES: usize = 2048;
 /// Alerts sent before the latency phase, to get the group joined and the producer connected.
@@ -553,28 +549,6 @@ impl BenchProducer {
         self.flush(before + n as u64)?;
         Ok(t0.elapsed().as_secs_f64())
     }
-}
-
-async fn create_topic(brokers: &str, topic: &str, partitions: u32) -> anyhow::Result<()> {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .create()
-        .with_context(|| format!("creating a Kafka admin client for {brokers}"))?;
-    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-    let new = NewTopic::new(topic, partitions as i32, TopicReplication::Fixed(1));
-    let results = tokio::time::timeout(Duration::from_secs(60), admin.create_topics([&new], &opts))
-        .await
-        .map_err(|_| anyhow!("the broker {brokers} did not create topic {topic} within 60 s"))?
-        .with_context(|| format!("creating topic {topic} on {brokers}"))?;
-    for r in results {
-        if let Err((t, code)) = r {
-            ensure!(
-                code == RDKafkaErrorCode::TopicAlreadyExists,
-                "creating topic {t} on {brokers}: {code}"
-            );
-        }
-    }
-    Ok(())
 }
 
 struct Raw {
@@ -1152,134 +1126,4 @@ async fn on_thread<T: Send + 'static>(
         })
         .context("starting a bench thread")?;
     rx.await.map_err(|_| anyhow!("a bench thread panicked"))?
-}
-
-// ---- the broker -----------------------------------------------------------------------------
-
-/// A tansu process on a free loopback port with SQLite storage in a temporary directory,
-/// started as the integration tests start it (analyzer/tests/support/broker.rs). Killed on
-/// drop.
-struct Tansu {
-    child: Option<Child>,
-    dir: tempfile::TempDir,
-    port: u16,
-}
-
-impl Tansu {
-    fn binary() -> anyhow::Result<PathBuf> {
-        let path = match std::env::var_os("XUELIANG_TANSU").filter(|v| !v.is_empty()) {
-            Some(p) => PathBuf::from(p),
-            None => {
-                xueliang_core::paths::cache_dir().join(format!("tansu-{TANSU_VERSION}/bin/tansu"))
-            }
-        };
-        ensure!(
-            path.is_file(),
-            "the Kafka-protocol broker tansu {TANSU_VERSION} is not at {} (XUELIANG_TANSU or \
-             the cache): run ./xl setup, or pass --broker HOST:PORT",
-            path.display()
-        );
-        Ok(path)
-    }
-
-    fn start() -> anyhow::Result<Tansu> {
-        let bin = Self::binary()?;
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .context("finding a free loopback port for tansu")?
-            .port();
-        let dir = tempfile::Builder::new()
-            .prefix("tansu-")
-            .tempdir()
-            .context("creating a temporary directory for tansu")?;
-        let log = std::fs::File::create(dir.path().join("tansu.log"))
-            .context("creating tansu's log file")?;
-        let url = format!("tcp://127.0.0.1:{port}");
-        let child = Command::new(&bin)
-            .current_dir(dir.path())
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-                "--storage-engine",
-                "sqlite://tansu.db",
-            ])
-            .env_remove("CLUSTER_ID")
-            .env_remove("STORAGE_ENGINE")
-            .env_remove("LISTENER_URL")
-            .env_remove("ADVERTISED_LISTENER_URL")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().context("cloning tansu's log handle")?)
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("starting {}", bin.display()))?;
-        let mut t = Tansu {
-            child: Some(child),
-            dir,
-            port,
-        };
-        let addr: SocketAddr = t.bootstrap().parse().expect("a loopback address");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            if let Some(Ok(Some(status))) = t.child.as_mut().map(|c| c.try_wait()) {
-                t.child = None;
-                bail!("tansu exited at start ({status}):\n{}", t.log_tail());
-            }
-            ensure!(
-                Instant::now() < deadline,
-                "tansu did not listen on {addr} within 20 s:\n{}",
-                t.log_tail()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Ok(t)
-    }
-
-    fn bootstrap(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn log_tail(&self) -> String {
-        let mut s = String::new();
-        if let Ok(mut f) = std::fs::File::open(self.dir.path().join("tansu.log")) {
-            let _ = f.read_to_string(&mut s);
-        }
-        let lines: Vec<&str> = s.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
-    }
-
-    /// SIGTERM, then SIGKILL if it has not exited within 15 s.
-    fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        let _ = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            match child.try_wait() {
-                Ok(Some(_)) => return,
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(50))
-                }
-                _ => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return;
-                }
-            }
-        }
-    }
-}
-
-impl Drop for Tansu {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
 }

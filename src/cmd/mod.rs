@@ -8,4 +8,5 @@ pub mod models;
 pub mod run;
 pub mod schema;
 pub mod send_alert;
+pub mod tansu;
 pub mod users;

@@ -18,18 +18,13 @@
 use super::probe::self_cpu_s;
 use anyhow::{Context, anyhow, bail, ensure};
 use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
 use rdkafka::message::{DeliveryResult, Message};
 use rdkafka::producer::{BaseRecord, Producer as _, ProducerContext, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use serde::Serialize;
-use std::io::Read as _;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -175,163 +170,7 @@ pub fn ort(cfg: &AnalyzerConfig, seconds: f64) -> anyhow::Result<Vec<OrtLimit>> 
     Ok(out)
 }
 
-// ---- broker ---------------------------------------------------------------------------------
-
-/// One tansu process on a free loopback port, storing to SQLite in a temporary directory.
-/// Killed on drop.
-pub struct Tansu {
-    child: Option<Child>,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-pub const TANSU_VERSION: &str = "0.6.0";
-
-fn tansu_binary() -> anyhow::Result<PathBuf> {
-    if let Some(p) = std::env::var_os("XUELIANG_TANSU") {
-        let p = PathBuf::from(p);
-        ensure!(
-            p.is_file(),
-            "XUELIANG_TANSU={} does not exist; unset it or run ./xl setup",
-            p.display()
-        );
-        return Ok(p);
-    }
-    let cache = std::env::var_os("XUELIANG_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("xueliang")))
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/xueliang")))
-        .ok_or_else(|| anyhow!("neither XUELIANG_CACHE, XDG_CACHE_HOME nor HOME is set"))?;
-    let p = cache.join(format!("tansu-{TANSU_VERSION}/bin/tansu"));
-    ensure!(
-        p.is_file(),
-        "the Kafka-protocol broker tansu {TANSU_VERSION} is not at {} (nor set in XUELIANG_TANSU): \
-         run ./xl setup",
-        p.display()
-    );
-    Ok(p)
-}
-
-impl Tansu {
-    pub fn start() -> anyhow::Result<Tansu> {
-        let bin = tansu_binary()?;
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .context("finding a free loopback port for the broker")?
-            .port();
-        let dir = tempfile::Builder::new()
-            .prefix("xl-bench-e2e-tansu-")
-            .tempdir()
-            .context("creating a temporary directory for the broker")?;
-        let log = std::fs::File::create(dir.path().join("tansu.log"))?;
-        let url = format!("tcp://127.0.0.1:{port}");
-        let child = Command::new(&bin)
-            .current_dir(dir.path())
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-                "--storage-engine",
-                "sqlite://tansu.db",
-            ])
-            .env_remove("CLUSTER_ID")
-            .env_remove("STORAGE_ENGINE")
-            .env_remove("LISTENER_URL")
-            .env_remove("ADVERTISED_LISTENER_URL")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("starting {}", bin.display()))?;
-        let mut t = Tansu {
-            child: Some(child),
-            port,
-            dir,
-        };
-        let addr: SocketAddr = t.bootstrap().parse()?;
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            if let Some(Ok(Some(status))) = t.child.as_mut().map(|c| c.try_wait()) {
-                t.child = None;
-                bail!("tansu exited at start ({status}):\n{}", t.log_tail());
-            }
-            ensure!(
-                Instant::now() < deadline,
-                "tansu did not listen on {addr} within 20 s:\n{}",
-                t.log_tail()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Ok(t)
-    }
-
-    pub fn bootstrap(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(|c| c.id())
-    }
-
-    pub fn log_tail(&self) -> String {
-        let mut s = String::new();
-        if let Ok(mut f) = std::fs::File::open(self.dir.path().join("tansu.log")) {
-            let _ = f.read_to_string(&mut s);
-        }
-        let lines: Vec<&str> = s.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
-    }
-
-    /// SIGTERM, then SIGKILL after 10 s.
-    pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Tansu {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// Creates `topic` (an existing one is fine).
-pub async fn create_topic(brokers: &str, topic: &str, partitions: u32) -> anyhow::Result<()> {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .create()
-        .with_context(|| format!("creating an admin client for {brokers}"))?;
-    let new = NewTopic::new(topic, partitions as i32, TopicReplication::Fixed(1));
-    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(15)));
-    for r in admin
-        .create_topics([&new], &opts)
-        .await
-        .with_context(|| format!("creating topic {topic} on {brokers}"))?
-    {
-        match r {
-            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((t, e)) => bail!("creating topic {t} on {brokers}: {e}"),
-        }
-    }
-    Ok(())
-}
+pub use crate::cmd::tansu::{Tansu, create_topic};
 
 /// A bare consumer reading every partition of `topic` from the start, without a group
 /// (no join delay, nothing committed).
