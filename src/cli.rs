@@ -226,70 +226,12 @@ pub enum BenchWhat {
     /// Alerts routed and persisted per second vs the broker's raw consume rate in the same
     /// run, and alert → push latency at a paced rate. Starts its own broker (tansu) unless
     /// --broker is given.
-    Dispatch {
-        /// Alerts produced and consumed in the throughput phases.
-        #[arg(long, default_value_t = 20_000)]
-        alerts: usize,
-        /// Size in KB of an inline JPEG snapshot carried by every alert; 0 sends ~2 KB alerts
-        /// (detected objects and a summary, no snapshot).
-        #[arg(long, default_value_t = 0)]
-        snapshot_kb: usize,
-        /// Alerts per second produced in the latency phase.
-        #[arg(long, default_value_t = 1000)]
-        rate: u32,
-        /// Length of the latency phase in seconds.
-        #[arg(long, default_value_t = 5.0)]
-        seconds: f64,
-        /// Use this Kafka broker (HOST:PORT) instead of starting tansu.
-        #[arg(long)]
-        broker: Option<String>,
-        /// Set `fetch.wait.max.ms` of both consumers (raw and dispatcher); default: the
-        /// dispatcher's own setting.
-        #[arg(long)]
-        fetch_wait_ms: Option<u32>,
-        /// Alert store: SQLite (synchronous=FULL, in a temporary directory) or a fresh
-        /// PostgreSQL database on the server named by XUELIANG_TEST_PG (an admin URL).
-        #[arg(long, value_enum, default_value_t = BenchDatabase::Sqlite)]
-        database: BenchDatabase,
-        /// Deployment whose routing tree, jurisdictions, cameras and policy to use.
-        #[arg(long, default_value = DEFAULT_CONFIG)]
-        config: PathBuf,
-    },
+    Dispatch(crate::cmd::bench_dispatch::Options),
     /// The whole pipeline: maximum cameras per node per sampling policy, end-to-end latency,
     /// each stage against its raw limit measured in the same run. Starts camsim, tansu and
     /// the single-node pipeline in-process; writes a JSON file, a Markdown report and SVG
     /// plots to --out; the last stdout line is the JSON summary.
-    E2e {
-        /// Smoke run (under a minute): one small step per policy, short windows and limits.
-        #[arg(long)]
-        quick: bool,
-        /// Seconds measured per step, after warm-up [default: 20; 3 with --quick].
-        #[arg(long)]
-        window: Option<f64>,
-        /// Sampling policies to ramp, comma-separated: keyframes, all or <N>fps.
-        #[arg(long, value_delimiter = ',', default_value = "keyframes,1fps,5fps")]
-        policies: Vec<String>,
-        /// Most cameras any step may have (camsim serves this many).
-        #[arg(long, default_value_t = 1024)]
-        max_cameras: usize,
-        /// Most steps per policy [default: 6; 1 with --quick].
-        #[arg(long)]
-        max_steps: Option<usize>,
-        /// Cameras of every policy's first step [default: 0.6 × the estimate from the limits;
-        /// 1 with --quick].
-        #[arg(long)]
-        start: Option<usize>,
-        /// Where to write bench-e2e.json, report.md, cpu-per-stage.svg and latency-cdf.svg.
-        #[arg(long, default_value = "target/bench-e2e")]
-        out: PathBuf,
-        /// Deployment template: its node settings, desks, routing and jurisdictions are used;
-        /// broker, topics, listen addresses, data directory and cameras are the bench's.
-        #[arg(long, default_value = DEFAULT_CONFIG)]
-        config: PathBuf,
-        /// Clip camsim serves (a preset or an H.264 Annex B file); the rules fire on vtest.
-        #[arg(long, default_value = "vtest")]
-        clip: String,
-    },
+    E2e(crate::cmd::bench_e2e::Options),
 }
 
 /// Where `bench dispatch` stores alerts.

@@ -80,53 +80,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 cmd::bench::detect(seconds, intra_threads)?;
                 Ok(ExitCode::SUCCESS)
             }
-            BenchWhat::Dispatch {
-                alerts,
-                snapshot_kb,
-                rate,
-                seconds,
-                broker,
-                fetch_wait_ms,
-                database,
-                config,
-            } => {
+            BenchWhat::Dispatch(opts) => {
                 crate::telemetry::init_tracing(xueliang_core::config::LogFormat::Pretty, "warn");
-                let opts = cmd::bench_dispatch::Options {
-                    alerts,
-                    snapshot_kb,
-                    rate,
-                    seconds,
-                    broker,
-                    fetch_wait_ms,
-                    database,
-                    config,
-                };
                 runtime()?.block_on(cmd::bench_dispatch::run(opts))?;
                 Ok(ExitCode::SUCCESS)
             }
-            BenchWhat::E2e {
-                quick,
-                window,
-                policies,
-                max_cameras,
-                max_steps,
-                start,
-                out,
-                config,
-                clip,
-            } => {
+            BenchWhat::E2e(opts) => {
                 crate::telemetry::init_tracing(xueliang_core::config::LogFormat::Pretty, "warn");
-                cmd::bench_e2e::run(cmd::bench_e2e::Options {
-                    quick,
-                    window,
-                    policies,
-                    max_cameras,
-                    max_steps,
-                    start,
-                    out,
-                    config,
-                    clip,
-                })?;
+                cmd::bench_e2e::run(opts)?;
                 Ok(ExitCode::SUCCESS)
             }
         },

@@ -36,7 +36,7 @@
 //!   `$XUELIANG_TANSU` or the cache, SQLite storage in a temporary directory, a free loopback
 //!   port) and stops it at the end.
 
-use crate::cli::BenchDatabase;
+use crate::cli::{BenchDatabase, DEFAULT_CONFIG};
 use crate::cmd::tansu::{Tansu, create_topic};
 use anyhow::{Context, anyhow, bail, ensure};
 use base64::Engine as _;
@@ -72,15 +72,35 @@ const SMALL_ALERT_BYTES: usize = 2048;
 /// Alerts sent before the latency phase, to get the group joined and the producer connected.
 const WARM_UP: usize = 12;
 
-/// What `bench dispatch` was asked to do (the CLI flags).
+/// What `bench dispatch` was asked to do (its CLI flags).
+#[derive(clap::Args, Debug)]
 pub struct Options {
+    /// Alerts produced and consumed in the throughput phases.
+    #[arg(long, default_value_t = 20_000)]
     pub alerts: usize,
+    /// Size in KB of an inline JPEG snapshot carried by every alert; 0 sends ~2 KB alerts
+    /// (detected objects and a summary, no snapshot).
+    #[arg(long, default_value_t = 0)]
     pub snapshot_kb: usize,
+    /// Alerts per second produced in the latency phase.
+    #[arg(long, default_value_t = 1000)]
     pub rate: u32,
+    /// Length of the latency phase in seconds.
+    #[arg(long, default_value_t = 5.0)]
     pub seconds: f64,
+    /// Use this Kafka broker (HOST:PORT) instead of starting tansu.
+    #[arg(long)]
     pub broker: Option<String>,
+    /// Set `fetch.wait.max.ms` of both consumers (raw and dispatcher); default: the
+    /// dispatcher's own setting.
+    #[arg(long)]
     pub fetch_wait_ms: Option<u32>,
+    /// Alert store: SQLite (synchronous=FULL, in a temporary directory) or a fresh
+    /// PostgreSQL database on the server named by XUELIANG_TEST_PG (an admin URL).
+    #[arg(long, value_enum, default_value_t = BenchDatabase::Sqlite)]
     pub database: BenchDatabase,
+    /// Deployment whose routing tree, jurisdictions, cameras and policy to use.
+    #[arg(long, default_value = DEFAULT_CONFIG)]
     pub config: PathBuf,
 }
 

@@ -38,6 +38,7 @@ mod probe;
 mod ramp;
 mod report;
 
+use crate::cli::DEFAULT_CONFIG;
 use anyhow::{Context, anyhow, ensure};
 use limits::{BrokerLimit, DecodeLimit, OrtLimit, Tansu};
 use pipeline::{AlertLog, Deployment};
@@ -57,16 +58,37 @@ use xueliang_ingest::camsim::{self, CamsimOptions};
 const SESSIONS_TARGET: usize = 2000;
 const RATIO_TARGET: f64 = 0.9;
 
-/// What `bench e2e` was asked to do (the CLI flags).
+/// What `bench e2e` was asked to do (its CLI flags).
+#[derive(clap::Args, Debug)]
 pub struct Options {
+    /// Smoke run (under a minute): one small step per policy, short windows and limits.
+    #[arg(long)]
     pub quick: bool,
+    /// Seconds measured per step, after warm-up [default: 20; 3 with --quick].
+    #[arg(long)]
     pub window: Option<f64>,
+    /// Sampling policies to ramp, comma-separated: keyframes, all or <N>fps.
+    #[arg(long, value_delimiter = ',', default_value = "keyframes,1fps,5fps")]
     pub policies: Vec<String>,
+    /// Most cameras any step may have (camsim serves this many).
+    #[arg(long, default_value_t = 1024)]
     pub max_cameras: usize,
+    /// Most steps per policy [default: 6; 1 with --quick].
+    #[arg(long)]
     pub max_steps: Option<usize>,
+    /// Cameras of every policy's first step [default: 0.6 × the estimate from the limits;
+    /// 1 with --quick].
+    #[arg(long)]
     pub start: Option<usize>,
+    /// Where to write bench-e2e.json, report.md, cpu-per-stage.svg and latency-cdf.svg.
+    #[arg(long, default_value = "target/bench-e2e")]
     pub out: PathBuf,
+    /// Deployment template: its node settings, desks, routing and jurisdictions are used;
+    /// broker, topics, listen addresses, data directory and cameras are the bench's.
+    #[arg(long, default_value = DEFAULT_CONFIG)]
     pub config: PathBuf,
+    /// Clip camsim serves (a preset or an H.264 Annex B file); the rules fire on vtest.
+    #[arg(long, default_value = "vtest")]
     pub clip: String,
 }
 
