@@ -74,7 +74,8 @@ pub fn camera_config(id: &str, url: &str, sampling: Sampling) -> CameraConfig {
     }
 }
 
-fn schedstat_ns(path: &Path) -> Option<u64> {
+/// Nanoseconds a task has run, from a `/proc/…/schedstat` file.
+pub fn schedstat_ns(path: &Path) -> Option<u64> {
     std::fs::read_to_string(path)
         .ok()?
         .split_whitespace()

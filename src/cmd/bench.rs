@@ -2,6 +2,7 @@
 //! object with its figures. Ratios are against limits measured in the same run, so they
 //! survive a noisy machine.
 
+use super::bench_e2e::probe::{proc_mb, process_cpu_s};
 use anyhow::{Context, anyhow};
 use serde_json::json;
 use std::time::Duration;
@@ -12,19 +13,6 @@ use xueliang_ingest::decode::DecoderOptions;
 fn clip(spec: &str) -> anyhow::Result<std::path::PathBuf> {
     camsim::resolve_clip(spec, &camsim::default_cache_dir())
         .with_context(|| format!("preparing clip {spec:?}"))
-}
-
-/// A memory figure of this process from /proc/self/status in MiB (Linux): `VmRSS:` now, or
-/// `VmHWM:` for the peak.
-fn proc_mb(field: &str) -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 pub fn decode(clip_spec: &str, loops: usize) -> anyhow::Result<()> {
@@ -117,20 +105,6 @@ pub fn ingest(
     Ok(())
 }
 
-/// CPU seconds (user + system) this process has used so far (Linux, 100 Hz ticks).
-fn cpu_seconds() -> f64 {
-    std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| {
-            // Fields after the command name, which is in parentheses and may hold spaces.
-            let rest = s.rsplit_once(')')?.1;
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            let (u, k): (f64, f64) = (f.get(11)?.parse().ok()?, f.get(12)?.parse().ok()?);
-            Some((u + k) / 100.0)
-        })
-        .unwrap_or(0.0)
-}
-
 /// Detector stage (pre-processing + inference + box decoding + NMS on real 416×416 frames of
 /// the street clip) against the same session's bare `session.run` at batch 1, 4 and 8.
 pub fn detect(seconds: f64, intra_threads: usize) -> anyhow::Result<()> {
@@ -177,12 +151,19 @@ pub fn detect(seconds: f64, intra_threads: usize) -> anyhow::Result<()> {
             .collect();
         det.detect_batch(&refs)?; // warm-up; also fills the input buffer for run_raw
         let measure = |f: &mut dyn FnMut() -> anyhow::Result<()>| -> anyhow::Result<(f64, f64)> {
-            let (t0, c0, mut n) = (std::time::Instant::now(), cpu_seconds(), 0u64);
+            let (t0, c0, mut n) = (
+                std::time::Instant::now(),
+                process_cpu_s(std::process::id()),
+                0u64,
+            );
             while t0.elapsed() < window {
                 f()?;
                 n += 1;
             }
-            let (wall, cpu) = (t0.elapsed().as_secs_f64(), cpu_seconds() - c0);
+            let (wall, cpu) = (
+                t0.elapsed().as_secs_f64(),
+                process_cpu_s(std::process::id()) - c0,
+            );
             Ok((
                 (n * batch as u64) as f64 / wall,
                 cpu * 1000.0 / (n * batch as u64) as f64,

@@ -34,7 +34,7 @@
 
 mod limits;
 mod pipeline;
-mod probe;
+pub(crate) mod probe;
 mod ramp;
 mod report;
 

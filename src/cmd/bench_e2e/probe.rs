@@ -9,7 +9,7 @@
 //! out of the node's.
 
 use metrics_exporter_prometheus::PrometheusHandle;
-use std::path::Path;
+use xueliang_ingest::bench::{schedstat_ns, threads_cpu};
 
 /// One scrape of the registry: (metric name, label text, value) per series.
 pub struct Metrics(Vec<(String, String, f64)>);
@@ -95,15 +95,6 @@ fn classify(comm: &str) -> &'static str {
     }
 }
 
-fn schedstat_ns(path: &Path) -> Option<u64> {
-    std::fs::read_to_string(path)
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
 /// CPU seconds so far per bucket of [`STAGES`] (threads that have exited are not counted, so
 /// take differences over windows in which the pipeline's threads live throughout).
 #[derive(Clone, Debug, Default)]
@@ -168,13 +159,7 @@ pub fn process_cpu_s(pid: u32) -> f64 {
 
 /// CPU seconds of every live thread of this process (nanosecond resolution).
 pub fn self_cpu_s() -> f64 {
-    let mut total = 0u64;
-    if let Ok(dir) = std::fs::read_dir("/proc/self/task") {
-        for task in dir.flatten() {
-            total += schedstat_ns(&task.path().join("schedstat")).unwrap_or(0);
-        }
-    }
-    total as f64 / 1e9
+    threads_cpu("").as_secs_f64()
 }
 
 /// The machine's (busy, total) CPU seconds from `/proc/stat`, all cores together.
