@@ -78,10 +78,19 @@ fn describe(c: &postgres::Config) -> String {
     )
 }
 
+/// The server's own message when there is one: `postgres::Error`'s Display says only "db
+/// error" for every error the server reports.
+fn detail(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.code().code(), db.message()),
+        None => e.to_string(),
+    }
+}
+
 fn connect(c: &postgres::Config, what: &str) -> Result<Client, StoreError> {
     c.connect(NoTls).map_err(|e| StoreError::Open {
         what: what.to_owned(),
-        message: e.to_string(),
+        message: detail(&e),
         hint: ": is the server running and the user allowed to connect?",
     })
 }
@@ -102,7 +111,7 @@ impl Pg {
                 what: what.clone(),
                 version,
                 name,
-                message: e.to_string(),
+                message: detail(&e),
             }
         };
         let mut tx = self.client.transaction().map_err(err(0, "lock"))?;
@@ -195,7 +204,7 @@ impl PgTx<'_, '_> {
         StoreError::Sql {
             what: self.what.to_owned(),
             sql: sql.chars().take(80).collect(),
-            message: e.to_string(),
+            message: detail(&e),
         }
     }
 
@@ -252,7 +261,7 @@ impl Backend for Pg {
         let err = |e: postgres::Error| StoreError::Sql {
             what: what.clone(),
             sql: "BEGIN/COMMIT".into(),
-            message: e.to_string(),
+            message: detail(&e),
         };
         let mut tx = self.client.transaction().map_err(err)?;
         {
