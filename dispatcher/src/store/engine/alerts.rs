@@ -140,13 +140,7 @@ fn group(
                 ],
             )?;
             let id = parse_uuid(&id, "incident id")?;
-            let (incident, desks) = incidents::read_summary(t, id)?;
-            return Ok(IncidentChange {
-                kind: ChangeKind::Updated,
-                notify: !incident.silenced,
-                incident,
-                desks: desks.into_iter().map(|(d, _)| d).collect(),
-            });
+            return incidents::change(t, id, ChangeKind::Updated);
         }
     }
     let id = Uuid::now_v7();
@@ -186,13 +180,7 @@ fn group(
         Some(IncidentState::New),
         &note,
     )?;
-    let (incident, desks) = incidents::read_summary(t, id)?;
-    Ok(IncidentChange {
-        kind: ChangeKind::Created,
-        notify: !silenced,
-        incident,
-        desks: desks.into_iter().map(|(d, _)| d).collect(),
-    })
+    incidents::change(t, id, ChangeKind::Created)
 }
 
 pub fn count(t: &mut dyn Tx) -> Result<u64, StoreError> {

@@ -69,13 +69,7 @@ pub fn set(
                 enum_str(&level)
             ),
         )?;
-        let (incident, desks) = incidents::read_summary(t, id)?;
-        out.push(IncidentChange {
-            kind: ChangeKind::Reprioritised,
-            notify: !incident.silenced,
-            incident,
-            desks: desks.into_iter().map(|(d, _)| d).collect(),
-        });
+        out.push(incidents::change(t, id, ChangeKind::Reprioritised)?);
     }
     Ok(out)
 }

@@ -7,9 +7,7 @@ use super::{Action, Actor, CameraHealthRow, ChangeKind, DeskStats, IncidentChang
 use super::{IncidentFilter, audit, duty, enum_str, from_us, parse_desk, parse_enum, parse_uuid};
 use crate::policy::PRIORITIES;
 use uuid::Uuid;
-use xueliang_core::contract::{
-    AuditEntry, DispatchInfo, Escalation, EventType, IncidentState, IncidentV1,
-};
+use xueliang_core::contract::{AuditEntry, DispatchInfo, Escalation, EventType, IncidentV1};
 use xueliang_core::{CameraId, DeskId};
 
 const COLS: &str = "incident_id, desk_id, camera_id, event_type, priority, state, alert_count, \
@@ -97,6 +95,22 @@ pub fn read_summary(
         )?
         .ok_or_else(|| StoreError::NotFound(format!("no incident {id}")))?;
     Ok((decode(&row)?, desks(t, &sid)?))
+}
+
+/// The change to push after `kind` happened to incident `id` (read back in the same
+/// transaction). A silence suppresses what alerts and timers cause, not what an operator did.
+pub fn change(t: &mut dyn Tx, id: Uuid, kind: ChangeKind) -> Result<IncidentChange, StoreError> {
+    let (incident, desks) = read_summary(t, id)?;
+    let by_operator = matches!(
+        kind,
+        ChangeKind::Acknowledged | ChangeKind::Dispatched | ChangeKind::Closed
+    );
+    Ok(IncidentChange {
+        kind,
+        notify: by_operator || !incident.silenced,
+        incident,
+        desks: desks.into_iter().map(|(d, _)| d).collect(),
+    })
 }
 
 pub fn get(
@@ -265,13 +279,7 @@ pub fn act(
         Some(to),
         &note,
     )?;
-    let (incident, desks) = read_summary(t, id)?;
-    Ok(IncidentChange {
-        kind,
-        notify: true,
-        incident,
-        desks: desks.into_iter().map(|(d, _)| d).collect(),
-    })
+    change(t, id, kind)
 }
 
 fn sep(note: &str) -> String {
@@ -330,76 +338,55 @@ pub fn escalate_due(t: &mut dyn Tx, o: &StoreOptions) -> Result<Vec<IncidentChan
                     enum_str(&duty),
                 ),
             )?;
-            let (incident, desks) = read_summary(t, id)?;
-            out.push(IncidentChange {
-                kind: ChangeKind::Escalated,
-                notify: true,
-                incident,
-                desks: desks.into_iter().map(|(d, _)| d).collect(),
-            });
+            out.push(change(t, id, ChangeKind::Escalated)?);
         }
     }
     Ok(out)
 }
 
+/// Counted by the database, one row per desk, rather than by reading every incident the
+/// store ever held into the dispatcher on each centre-view refresh.
 pub fn desk_stats(t: &mut dyn Tx, o: &StoreOptions) -> Result<Vec<DeskStats>, StoreError> {
     let now = o.clock.now();
     let midnight = us(now) - us(now).rem_euclid(86_400_000_000);
     let duty = duty::get(t)?;
+    let mut params = vec![V::I(midnight)];
+    params.extend(
+        PRIORITIES
+            .iter()
+            .map(|p| V::I(o.policy.ack_sla(*p, duty).as_micros() as i64)),
+    );
     let rows = t.query(
-        "SELECT d.desk_id, i.state, i.escalated_at, i.closed_at, i.acked_at, i.created_at, \
-         i.priority FROM incident_desks d JOIN incidents i ON i.incident_id = d.incident_id",
-        &[],
+        "SELECT d.desk_id, \
+         SUM(CASE WHEN i.state = 'new' THEN 1 ELSE 0 END), \
+         SUM(CASE WHEN i.state = 'acknowledged' THEN 1 ELSE 0 END), \
+         SUM(CASE WHEN i.state = 'dispatched' THEN 1 ELSE 0 END), \
+         SUM(CASE WHEN i.state <> 'closed' AND i.escalated_at IS NOT NULL THEN 1 ELSE 0 END), \
+         SUM(CASE WHEN i.state = 'closed' AND i.closed_at >= $1 THEN 1 ELSE 0 END), \
+         SUM(CASE WHEN i.acked_at IS NOT NULL THEN 1 ELSE 0 END), \
+         SUM(CASE WHEN i.acked_at IS NOT NULL AND i.acked_at - i.created_at <= \
+             CASE i.priority WHEN 'P1' THEN CAST($2 AS BIGINT) WHEN 'P2' THEN CAST($3 AS BIGINT) \
+             WHEN 'P3' THEN CAST($4 AS BIGINT) ELSE CAST($5 AS BIGINT) END \
+             THEN 1 ELSE 0 END) \
+         FROM incident_desks d JOIN incidents i ON i.incident_id = d.incident_id \
+         GROUP BY d.desk_id ORDER BY d.desk_id",
+        &params,
     )?;
-    let mut by_desk: std::collections::BTreeMap<String, (DeskStats, u64, u64)> = Default::default();
-    for r in rows {
-        let desk = text(&r, 0, "desk")?;
-        let entry = by_desk.entry(desk.clone()).or_insert_with(|| {
-            (
-                DeskStats {
-                    desk_id: parse_desk(&desk).unwrap_or_else(|_| o.policy.centre.clone()),
-                    new: 0,
-                    acknowledged: 0,
-                    dispatched: 0,
-                    escalated: 0,
-                    closed_today: 0,
-                    ack_within_sla: None,
-                },
-                0,
-                0,
-            )
-        });
-        let state: IncidentState = parse_enum(&text(&r, 1, "state")?, "state")?;
-        let s = &mut entry.0;
-        match state {
-            IncidentState::New => s.new += 1,
-            IncidentState::Acknowledged => s.acknowledged += 1,
-            IncidentState::Dispatched => s.dispatched += 1,
-            IncidentState::Closed => {
-                if opt_int(&r, 3).is_some_and(|c| c >= midnight) {
-                    s.closed_today += 1
-                }
-            }
-        }
-        if state != IncidentState::Closed && opt_int(&r, 2).is_some() {
-            s.escalated += 1;
-        }
-        if let Some(acked) = opt_int(&r, 4) {
-            let p = parse_enum(&text(&r, 6, "priority")?, "priority")?;
-            let sla = o.policy.ack_sla(p, duty).as_micros() as i64;
-            entry.1 += 1;
-            if acked - int(&r, 5, "created_at")? <= sla {
-                entry.2 += 1;
-            }
-        }
-    }
-    Ok(by_desk
-        .into_values()
-        .map(|(mut s, acked, within)| {
-            s.ack_within_sla = (acked > 0).then(|| within as f64 / acked as f64);
-            s
+    rows.iter()
+        .map(|r| {
+            let n = |i: usize| int(r, i, "desk count").map(|v| v.max(0) as u64);
+            let (acked, within) = (n(6)?, n(7)?);
+            Ok(DeskStats {
+                desk_id: parse_desk(&text(r, 0, "desk")?)?,
+                new: n(1)?,
+                acknowledged: n(2)?,
+                dispatched: n(3)?,
+                escalated: n(4)?,
+                closed_today: n(5)?,
+                ack_within_sla: (acked > 0).then(|| within as f64 / acked as f64),
+            })
         })
-        .collect())
+        .collect()
 }
 
 pub fn camera_faults(t: &mut dyn Tx) -> Result<Vec<CameraHealthRow>, StoreError> {
