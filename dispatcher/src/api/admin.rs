@@ -10,8 +10,8 @@ use axum::http::StatusCode;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
-use xueliang_core::DeskId;
 use xueliang_core::contract::{CameraV1, DeskV1, DutyLevel, EventType};
+use xueliang_core::{CameraId, DeskId};
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 pub struct CameraStatus {
@@ -113,10 +113,10 @@ fn may_silence(st: &ApiState, caller: &Caller, scope: SilenceScope, value: &str)
     caller.is_centre()
         || match scope {
             SilenceScope::Desk => value == caller.user.desk_id.as_str(),
-            SilenceScope::Camera => st
-                .cameras
-                .iter()
-                .any(|c| c.config.id.as_str() == value && c.desk_id == caller.user.desk_id),
+            SilenceScope::Camera => CameraId::new(value)
+                .ok()
+                .and_then(|id| st.camera_entry(&id))
+                .is_some_and(|c| c.desk_id == caller.user.desk_id),
             SilenceScope::Jurisdiction => false,
         }
 }

@@ -46,6 +46,8 @@ pub struct ApiState {
     pub clock: Arc<dyn Clock>,
     pub desks: Arc<Vec<DeskV1>>,
     pub cameras: Arc<Vec<CameraEntry>>,
+    /// Position in `cameras` by id: queues and silences look cameras up per row.
+    camera_index: Arc<std::collections::HashMap<CameraId, usize>>,
     pub session_ttl: Duration,
     pub shutdown: Shutdown,
     pub map: Arc<map::MapView>,
@@ -88,7 +90,13 @@ impl ApiState {
             })
             .collect::<Vec<CameraEntry>>();
         let map = map::MapView::new(areas, &cameras);
+        let camera_index = cameras
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.config.id.clone(), i))
+            .collect();
         ApiState {
+            camera_index: Arc::new(camera_index),
             map: Arc::new(map),
             store,
             hub,
@@ -104,15 +112,17 @@ impl ApiState {
         self.desks.iter().find(|d| &d.id == id)
     }
 
+    /// A camera of the inventory with its default desk.
+    pub fn camera_entry(&self, id: &CameraId) -> Option<&CameraEntry> {
+        self.camera_index.get(id).map(|&i| &self.cameras[i])
+    }
+
     pub fn camera(&self, id: &CameraId) -> Option<&CameraConfig> {
-        self.cameras
-            .iter()
-            .find(|c| &c.config.id == id)
-            .map(|c| &c.config)
+        self.camera_entry(id).map(|c| &c.config)
     }
 
     fn summarise(&self, i: xueliang_core::contract::IncidentV1) -> incidents::IncidentSummary {
-        let cam = self.cameras.iter().find(|c| c.config.id == i.camera_id);
+        let cam = self.camera_entry(&i.camera_id);
         incidents::IncidentSummary {
             camera_name: cam.map(|c| c.config.name.clone()).unwrap_or_default(),
             place: cam
