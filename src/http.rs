@@ -109,17 +109,45 @@ pub async fn serve(
     app: Router,
     shutdown: Shutdown,
 ) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {addr} for /metrics and /healthz: {e} (change http.listen or pass --http-listen)"))?;
+    let listener = bind(
+        addr,
+        "/metrics and /healthz",
+        "http.listen or pass --http-listen",
+    )?;
     let local = listener.local_addr()?;
-    let task = tokio::spawn(async move {
-        let res = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { shutdown.wait().await })
-            .await;
-        if let Err(e) = res {
-            tracing::error!(error = %e, "metrics/health endpoint failed");
-        }
-    });
+    let task = tokio::spawn(serve_on(listener, app, shutdown, "metrics/health endpoint"));
     Ok((local, task))
+}
+
+/// Binds a listening socket for `what`; the error names the setting to change. Call from
+/// within the tokio runtime.
+pub fn bind(
+    addr: SocketAddr,
+    what: &str,
+    setting: &str,
+) -> anyhow::Result<tokio::net::TcpListener> {
+    let listener = std::net::TcpListener::bind(addr).map_err(|e| {
+        anyhow::anyhow!("cannot listen on {addr} for {what}: {e} (change {setting})")
+    })?;
+    listener.set_nonblocking(true)?;
+    Ok(tokio::net::TcpListener::from_std(listener)?)
+}
+
+/// Serves `app` until `shutdown` triggers, then drains. Every handler can read the client's
+/// address (`ConnectInfo`): the desk API records it in the audit trail.
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: Shutdown,
+    what: &'static str,
+) {
+    let res = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { shutdown.wait().await })
+    .await;
+    if let Err(e) = res {
+        tracing::error!(error = %e, "{what} failed");
+    }
 }

@@ -129,8 +129,9 @@ pub fn start_edge(
     Ok(())
 }
 
-/// Starts the dispatcher: Kafka consumer → router → SQLite store. Returns the push hub (what
-/// every desk's WebSocket subscribes to), so an in-process observer can watch the pushes.
+/// Starts the dispatcher: Kafka consumer → router → store (SQLite or PostgreSQL) → push hub,
+/// the desk API and UI, and the escalation timer. Returns the push hub (what every desk's
+/// event stream subscribes to), so an in-process observer can watch the pushes.
 pub fn start_dispatcher(
     settings: &Settings,
     api_listen: Option<std::net::SocketAddr>,
@@ -196,26 +197,19 @@ pub fn start_dispatcher(
         node.dispatcher.session_ttl,
         shutdown.clone(),
     );
-    let addr = api_listen.unwrap_or(node.dispatcher.listen);
-    let listener = std::net::TcpListener::bind(addr).with_context(|| {
-        format!("cannot listen on {addr} for the desk API (change dispatcher.listen or pass --api-listen)")
-    })?;
-    listener.set_nonblocking(true)?;
-    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let listener = crate::http::bind(
+        api_listen.unwrap_or(node.dispatcher.listen),
+        "the desk API",
+        "dispatcher.listen or pass --api-listen",
+    )?;
     let local = listener.local_addr()?;
     let app = api::routes(state).merge(xueliang_dispatcher::ui::routes());
-    let sd = shutdown.clone();
-    tasks.spawn(async move {
-        let res = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move { sd.wait().await })
-        .await;
-        if let Err(e) = res {
-            tracing::error!(error = %e, "the desk API server failed");
-        }
-    });
+    tasks.spawn(crate::http::serve_on(
+        listener,
+        app,
+        shutdown.clone(),
+        "the desk API server",
+    ));
     tasks.spawn(api::run_escalation(
         store,
         hub.clone(),
