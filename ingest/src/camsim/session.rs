@@ -674,26 +674,23 @@ impl Conn {
             return self.send_frame_udp(server, frame, ts);
         }
         let setup = self.setup.as_ref().expect("playing implies setup");
-        let corrupt_ratio = if self.faulty {
-            server.faults.corrupt_ratio
-        } else {
-            0.0
-        };
+        let corrupt_ratio = self.corrupt_ratio(server);
         let out = &mut self.out;
         out.headers.clear();
         out.corrupted.clear();
         let packets = clip.frame_packets(frame);
         for (i, p) in packets.iter().enumerate() {
-            let marker = if i + 1 == packets.len() { 0x80 } else { 0 };
             let len = (p.len + 12) as u16;
             out.headers.extend_from_slice(&[b'$', setup.channel]);
             out.headers.extend_from_slice(&len.to_be_bytes());
-            out.headers.extend_from_slice(&[0x80, marker | 96]);
-            out.headers.extend_from_slice(&self.seq.to_be_bytes());
-            out.headers.extend_from_slice(&ts.to_be_bytes());
-            out.headers.extend_from_slice(&setup.ssrc.to_be_bytes());
+            out.headers.extend_from_slice(&rtp_header(
+                i + 1 == packets.len(),
+                self.seq,
+                ts,
+                setup.ssrc,
+            ));
             self.seq = self.seq.wrapping_add(1);
-            if corrupt_ratio > 0.0 && p.slice && p.len > 4 && self.rng.next_f32() < corrupt_ratio {
+            if corrupts(&mut self.rng, corrupt_ratio, p) {
                 let mut bytes = clip.payload(*p).to_vec();
                 corrupt(&mut bytes, &mut self.rng);
                 out.corrupted.push((i, bytes));
@@ -702,35 +699,25 @@ impl Conn {
         }
         out.frame = Some(frame);
         out.written = 0;
-        self.rtp_packets = self.rtp_packets.wrapping_add(frame.packets);
-        self.rtp_octets = self
-            .rtp_octets
-            .wrapping_add(frame.wire_bytes - 16 * frame.packets);
+        self.count_sent(frame);
     }
 
     /// UDP sessions: one datagram per packet, sent now (no pacing backlog: a full socket
     /// buffer loses packets, as a real network would, and the client's loss counters see it).
     fn send_frame_udp(&mut self, server: &Server, frame: FrameRef, ts: u32) {
         let clip = &server.clip;
-        let corrupt_ratio = if self.faulty {
-            server.faults.corrupt_ratio
-        } else {
-            0.0
-        };
+        let corrupt_ratio = self.corrupt_ratio(server);
         let setup = self.setup.as_mut().expect("playing implies setup");
         let ssrc = setup.ssrc;
         let u = setup.udp.as_mut().expect("a UDP session");
         let packets = clip.frame_packets(frame);
         for (i, p) in packets.iter().enumerate() {
-            let marker = if i + 1 == packets.len() { 0x80 } else { 0 };
             u.scratch.clear();
-            u.scratch.extend_from_slice(&[0x80, marker | 96]);
-            u.scratch.extend_from_slice(&self.seq.to_be_bytes());
-            u.scratch.extend_from_slice(&ts.to_be_bytes());
-            u.scratch.extend_from_slice(&ssrc.to_be_bytes());
+            u.scratch
+                .extend_from_slice(&rtp_header(i + 1 == packets.len(), self.seq, ts, ssrc));
             let start = u.scratch.len();
             u.scratch.extend_from_slice(clip.payload(*p));
-            if corrupt_ratio > 0.0 && p.slice && p.len > 4 && self.rng.next_f32() < corrupt_ratio {
+            if corrupts(&mut self.rng, corrupt_ratio, p) {
                 corrupt(&mut u.scratch[start..], &mut self.rng);
                 self.pending.corrupted += 1;
             }
@@ -741,6 +728,20 @@ impl Conn {
             }
         }
         self.pending.frames += 1;
+        self.count_sent(frame);
+    }
+
+    /// The corruption fault's ratio for this connection (0 unless it is a faulty camera).
+    fn corrupt_ratio(&self, server: &Server) -> f32 {
+        if self.faulty {
+            server.faults.corrupt_ratio
+        } else {
+            0.0
+        }
+    }
+
+    /// Packet and payload-octet counts for the next RTCP sender report.
+    fn count_sent(&mut self, frame: FrameRef) {
         self.rtp_packets = self.rtp_packets.wrapping_add(frame.packets);
         self.rtp_octets = self
             .rtp_octets
@@ -794,6 +795,23 @@ fn write_sender_report(out: &mut Vec<u8>, ssrc: u32, ntp: u64, ts: u32, packets:
     out.extend_from_slice(&[1, CNAME.len() as u8]);
     out.extend_from_slice(CNAME);
     out.resize(out.len() + chunk_len - (4 + 2 + CNAME.len()), 0);
+}
+
+/// The 12-byte RTP header (RFC 3550) of one packet of a frame, payload type 96; the marker
+/// bit is set on the frame's last packet.
+fn rtp_header(last: bool, seq: u16, ts: u32, ssrc: u32) -> [u8; 12] {
+    let mut h = [0u8; 12];
+    h[0] = 0x80;
+    h[1] = if last { 0x80 | 96 } else { 96 };
+    h[2..4].copy_from_slice(&seq.to_be_bytes());
+    h[4..8].copy_from_slice(&ts.to_be_bytes());
+    h[8..12].copy_from_slice(&ssrc.to_be_bytes());
+    h
+}
+
+/// Whether the corruption fault hits this packet: slices only, never tiny ones.
+fn corrupts(rng: &mut Rng, ratio: f32, p: &super::packetize::PacketRef) -> bool {
+    ratio > 0.0 && p.slice && p.len > 4 && rng.next_f32() < ratio
 }
 
 /// Overwrites 4 bytes of slice data with random values, keeping what the depacketizer relies
