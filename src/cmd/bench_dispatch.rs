@@ -37,15 +37,14 @@
 //!   port) and stops it at the end.
 
 use crate::cli::{BenchDatabase, DEFAULT_CONFIG};
-use crate::cmd::tansu::{Tansu, create_topic};
+use crate::cmd::tansu::{Deliveries, DeliveryContext, Tansu, create_topic};
 use anyhow::{Context, anyhow, bail, ensure};
 use base64::Engine as _;
 use chrono::Utc;
 use rdkafka::ClientConfig;
-use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
-use rdkafka::message::{DeliveryResult, Message};
-use rdkafka::producer::{BaseRecord, Producer as _, ProducerContext, ThreadedProducer};
+use rdkafka::message::Message;
+use rdkafka::producer::{BaseRecord, Producer as _, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
 use serde_json::json;
 use std::collections::HashMap;
@@ -463,34 +462,6 @@ impl AlertFactory {
 }
 
 // ---- Kafka ----------------------------------------------------------------------------------
-
-/// Counts delivery reports, so a bench never reports alerts the broker did not take.
-#[derive(Default)]
-struct Deliveries {
-    ok: AtomicU64,
-    failed: AtomicU64,
-    last_error: Mutex<Option<String>>,
-}
-
-struct DeliveryContext(Arc<Deliveries>);
-
-impl ClientContext for DeliveryContext {}
-
-impl ProducerContext for DeliveryContext {
-    type DeliveryOpaque = ();
-
-    fn delivery(&self, r: &DeliveryResult<'_>, _: ()) {
-        match r {
-            Ok(_) => {
-                self.0.ok.fetch_add(1, Ordering::Relaxed);
-            }
-            Err((e, _)) => {
-                self.0.failed.fetch_add(1, Ordering::Relaxed);
-                *self.0.last_error.lock().expect("delivery lock") = Some(e.to_string());
-            }
-        }
-    }
-}
 
 /// The analyzer's producer settings (idempotent, acks=all, linger 5 ms), keyed by camera.
 struct BenchProducer {

@@ -1,16 +1,22 @@
-//! The Kafka-protocol broker the benches start for themselves: tansu on a free loopback port,
+//! The Kafka-protocol broker the benches start for themselves, and what they share to talk to
+//! it (topic creation, delivery counting). The broker: tansu on a free loopback port,
 //! SQLite storage in a temporary directory, exactly as the integration tests start it
 //! (analyzer/tests/support/broker.rs), killed on drop.
 
 use anyhow::{Context, anyhow, bail, ensure};
 use rdkafka::ClientConfig;
+use rdkafka::ClientContext;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
+use rdkafka::message::DeliveryResult;
+use rdkafka::producer::ProducerContext;
 use rdkafka::types::RDKafkaErrorCode;
 use std::io::Read as _;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// One tansu process on a free loopback port, storing to SQLite in a temporary directory.
@@ -158,4 +164,32 @@ pub async fn create_topic(brokers: &str, topic: &str, partitions: u32) -> anyhow
         }
     }
     Ok(())
+}
+
+/// Counts delivery reports, so a bench never reports alerts the broker did not take.
+#[derive(Default)]
+pub struct Deliveries {
+    pub ok: AtomicU64,
+    pub failed: AtomicU64,
+    pub last_error: Mutex<Option<String>>,
+}
+
+pub struct DeliveryContext(pub Arc<Deliveries>);
+
+impl ClientContext for DeliveryContext {}
+
+impl ProducerContext for DeliveryContext {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, r: &DeliveryResult<'_>, _: ()) {
+        match r {
+            Ok(_) => {
+                self.0.ok.fetch_add(1, Ordering::Relaxed);
+            }
+            Err((e, _)) => {
+                self.0.failed.fetch_add(1, Ordering::Relaxed);
+                *self.0.last_error.lock().expect("delivery lock") = Some(e.to_string());
+            }
+        }
+    }
 }

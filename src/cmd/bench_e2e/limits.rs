@@ -19,14 +19,14 @@ use super::probe::self_cpu_s;
 use anyhow::{Context, anyhow, bail, ensure};
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
-use rdkafka::message::{DeliveryResult, Message};
-use rdkafka::producer::{BaseRecord, Producer as _, ProducerContext, ThreadedProducer};
+use rdkafka::message::Message;
+use rdkafka::producer::{BaseRecord, Producer as _, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 use serde::Serialize;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use xueliang_core::config::AnalyzerConfig;
 
@@ -170,6 +170,7 @@ pub fn ort(cfg: &AnalyzerConfig, seconds: f64) -> anyhow::Result<Vec<OrtLimit>> 
     Ok(out)
 }
 
+use crate::cmd::tansu::{Deliveries, DeliveryContext};
 pub use crate::cmd::tansu::{Tansu, create_topic};
 
 /// A bare consumer reading every partition of `topic` from the start, without a group
@@ -201,18 +202,6 @@ pub fn assigned_consumer(
     Ok(c)
 }
 
-struct Counted(Arc<(AtomicU64, AtomicU64)>);
-
-impl ClientContext for Counted {}
-
-impl ProducerContext for Counted {
-    type DeliveryOpaque = ();
-    fn delivery(&self, r: &DeliveryResult<'_>, _: ()) {
-        let i = if r.is_ok() { &self.0.0 } else { &self.0.1 };
-        i.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
 /// The broker's raw produce and consume rates for messages of `bytes`.
 #[derive(Clone, Debug, Serialize)]
 pub struct BrokerLimit {
@@ -232,8 +221,8 @@ pub fn broker(
 ) -> anyhow::Result<BrokerLimit> {
     let topic = format!("bench-e2e-raw-{}", std::process::id());
     rt.block_on(create_topic(brokers, &topic, partitions))?;
-    let counts = Arc::new((AtomicU64::new(0), AtomicU64::new(0)));
-    let producer: ThreadedProducer<Counted> = ClientConfig::new()
+    let counts = Arc::new(Deliveries::default());
+    let producer: ThreadedProducer<DeliveryContext> = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("enable.idempotence", "true")
         .set("acks", "all")
@@ -242,7 +231,7 @@ pub fn broker(
             "message.max.bytes",
             (bytes + 64 * 1024).max(1_000_000).to_string(),
         )
-        .create_with_context(Counted(counts.clone()))
+        .create_with_context(DeliveryContext(counts.clone()))
         .with_context(|| format!("creating the raw producer for {brokers}"))?;
     // Random payload (xorshift), so that no layer could compress it away.
     let mut x = 0x9E37_79B9_7F4A_7C15u64;
@@ -285,8 +274,8 @@ pub fn broker(
         .with_context(|| format!("flushing {n} messages to {topic}"))?;
     let produce_s = t0.elapsed().as_secs_f64();
     let (ok, failed) = (
-        counts.0.load(Ordering::Relaxed),
-        counts.1.load(Ordering::Relaxed),
+        counts.ok.load(Ordering::Relaxed),
+        counts.failed.load(Ordering::Relaxed),
     );
     let total = n.max(2);
     ensure!(
