@@ -59,10 +59,9 @@ fn record(dep: &Deployment, a: AlertV1) -> AlertRecord {
     AlertRecord { alert: a, route }
 }
 
-fn operator(user: &str, desk: &str) -> Actor {
+fn operator(user: &str) -> Actor {
     Actor {
         user: user.into(),
-        desk: Some(DeskId::new(desk).unwrap()),
         from_addr: "10.1.2.3".into(),
     }
 }
@@ -145,7 +144,7 @@ async fn alerts_group_into_incidents_within_the_window() {
                 disposition: Disposition::FalseAlarm,
                 note: String::new(),
             },
-            operator("li", "futian-ps"),
+            operator("li"),
         )
         .await
         .unwrap();
@@ -173,7 +172,7 @@ async fn lifecycle_moves_forward_and_audits_every_step() {
         )
         .await;
         let id = ch.incident.unwrap().incident.id;
-        let wang = operator("wang", "xiangmihu-ps");
+        let wang = operator("wang");
 
         // new → dispatched skips acknowledgement: refused.
         let err = s
@@ -333,7 +332,7 @@ async fn unacknowledged_incidents_escalate_after_their_sla() {
             Action::Acknowledge {
                 note: String::new(),
             },
-            operator("wang", "xiangmihu-ps"),
+            operator("wang"),
         )
         .await
         .unwrap();
@@ -377,7 +376,7 @@ async fn unacknowledged_incidents_escalate_after_their_sla() {
 
         // 战时: priorities rise and SLAs shrink to a quarter; the waiting P3 becomes P1 (15 s).
         let changed = s
-            .set_duty_level(DutyLevel::Wartime, operator("zhao", "futian-centre"))
+            .set_duty_level(DutyLevel::Wartime, operator("zhao"))
             .await
             .unwrap();
         assert!(
@@ -404,7 +403,7 @@ async fn unacknowledged_incidents_escalate_after_their_sla() {
         .unwrap()
         .incident;
         assert_eq!(fault.priority, Priority::P2);
-        s.set_duty_level(DutyLevel::Normal, operator("zhao", "futian-centre"))
+        s.set_duty_level(DutyLevel::Normal, operator("zhao"))
             .await
             .unwrap();
 
@@ -425,7 +424,7 @@ async fn silences_record_but_do_not_notify_or_escalate() {
     for (name, store) in &env.stores {
         let s = store.as_ref();
         env.clock.set(t0());
-        let centre = operator("zhao", "futian-centre");
+        let centre = operator("zhao");
         let sil = s
             .add_silence(
                 NewSilence {
@@ -557,7 +556,7 @@ async fn silences_record_but_do_not_notify_or_escalate() {
                     ends_at: t0(),
                     comment: String::new(),
                 },
-                operator("zhao", "futian-centre"),
+                operator("zhao"),
             )
             .await
             .unwrap_err();
@@ -699,7 +698,7 @@ async fn queues_filter_by_desk_and_sort_by_priority() {
             Action::Acknowledge {
                 note: String::new(),
             },
-            operator("li", "futian-ps"),
+            operator("li"),
         )
         .await
         .unwrap();

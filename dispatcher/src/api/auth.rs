@@ -88,7 +88,6 @@ impl Caller {
     pub fn actor(&self) -> Actor {
         Actor {
             user: self.user.username.clone(),
-            desk: Some(self.user.desk_id.clone()),
             from_addr: self.from_addr.clone(),
         }
     }

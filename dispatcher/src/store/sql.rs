@@ -31,13 +31,6 @@ impl V {
             _ => None,
         }
     }
-
-    pub fn into_text(self) -> Option<String> {
-        match self {
-            V::T(s) => Some(s),
-            _ => None,
-        }
-    }
 }
 
 impl From<i64> for V {

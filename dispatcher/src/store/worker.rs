@@ -76,10 +76,6 @@ impl SqlStore {
         })
     }
 
-    pub fn options(&self) -> &StoreOptions {
-        &self.opts
-    }
-
     /// Runs `f` inside one transaction on the database thread.
     fn call<R: Send + 'static>(
         &self,

@@ -19,7 +19,6 @@ use xueliang_core::{CameraId, DeskId};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
     pub user: String,
-    pub desk: Option<DeskId>,
     /// Client address; empty for the system.
     pub from_addr: String,
 }
@@ -28,7 +27,6 @@ impl Actor {
     pub fn system() -> Actor {
         Actor {
             user: "system".into(),
-            desk: None,
             from_addr: String::new(),
         }
     }
