@@ -5,19 +5,22 @@
 //! and the API must not stall on a slow browser); a subscriber that falls more than
 //! [`CAPACITY`] changes behind is told so (`Lagged`) and the desk reloads its queue from the
 //! API, so nothing is silently lost — the store is the source of truth, the push is a hint.
+//! A change is serialised once, when published, not once per connected desk; with nobody
+//! connected it is not serialised at all.
 
 use crate::store::IncidentChange;
 use std::sync::Arc;
+use tokio::sync::broadcast;
 use xueliang_core::contract::DutyLevel;
 
 /// One pushed message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Push {
-    Incident(Box<IncidentChange>),
+    /// The change, and its JSON as every subscriber sends it.
+    Incident(Box<IncidentChange>, Arc<str>),
     /// Every desk shows the duty level in its banner.
     DutyLevel(DutyLevel),
 }
-use tokio::sync::broadcast;
 
 pub const CAPACITY: usize = 4096;
 
@@ -47,8 +50,13 @@ impl Hub {
             return;
         }
         ::metrics::counter!(PUSHED_TOTAL).increment(1);
-        // No subscriber is fine: nobody is watching live.
-        let _ = self.tx.send(Arc::new(Push::Incident(Box::new(change))));
+        if self.tx.receiver_count() == 0 {
+            return; // nobody is watching live
+        }
+        let json = serde_json::to_string(&change).expect("an incident change serialises");
+        let _ = self
+            .tx
+            .send(Arc::new(Push::Incident(Box::new(change), json.into())));
     }
 
     pub fn publish_duty(&self, level: DutyLevel) {

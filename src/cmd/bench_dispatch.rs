@@ -628,7 +628,7 @@ async fn run_stage(
         loop {
             match rx.recv().await {
                 Ok(p) => {
-                    if let Push::Incident(c) = &*p {
+                    if let Push::Incident(c, _) = &*p {
                         incidents.insert(c.incident.id);
                     }
                     count.fetch_add(1, Ordering::Relaxed);
@@ -765,7 +765,7 @@ async fn run_latency(
             match rx.recv().await {
                 Ok(p) => {
                     let now = Utc::now();
-                    if let Push::Incident(c) = &*p {
+                    if let Push::Incident(c, _) = &*p {
                         let ms = (now - c.incident.last_seen).num_microseconds().unwrap_or(0)
                             as f64
                             / 1e3;

@@ -58,14 +58,11 @@ pub async fn events(
             match next {
                 Ok(msg) => {
                     let ev = match msg.as_ref() {
-                        Push::Incident(c) => {
+                        Push::Incident(c, json) => {
                             if !sub.caller.may_see(c.desks.iter()) {
                                 continue;
                             }
-                            Event::default()
-                                .event("incident")
-                                .json_data(c)
-                                .unwrap_or_default()
+                            Event::default().event("incident").data(json.as_ref())
                         }
                         Push::DutyLevel(l) => Event::default()
                             .event("duty_level")

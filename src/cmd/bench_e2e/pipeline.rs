@@ -301,7 +301,7 @@ pub fn spawn_push_observer(
                 r = rx.recv() => match r {
                     Ok(p) => {
                         let at = Utc::now();
-                        if let Push::Incident(c) = &*p
+                        if let Push::Incident(c, _) = &*p
                             && matches!(c.kind, ChangeKind::Created | ChangeKind::Updated)
                         {
                             log.pushed(c.incident.camera_id.as_str(), c.incident.last_seen, at);
