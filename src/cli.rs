@@ -113,8 +113,9 @@ pub struct CamsimArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     pub listen: std::net::IpAddr,
-    /// What to serve: vtest (the real street clip), 360p, 720p, 1080p (synthetic load),
-    /// or a path to an H.264 Annex-B file. Presets are encoded once into the cache.
+    /// What to serve: vtest (the real street clip), 360p, 720p, 1080p (synthetic load), each
+    /// in H.264, or as H.265 with an -h265 suffix (vtest-h265, 360p-h265, …), or a path to an
+    /// H.264 or H.265 Annex-B file. Presets are encoded once into the cache.
     #[arg(long, default_value = "vtest")]
     pub clip: String,
     /// Frame rate to replay at (default: the clip's, 25).
@@ -144,7 +145,8 @@ pub struct CamsimArgs {
     /// Fault: answer every request with 401.
     #[arg(long)]
     pub refuse_auth: bool,
-    /// Fault: announce this codec in the SDP (e.g. H265) to provoke "unsupported codec".
+    /// Fault: announce this codec in the SDP instead of the clip's (e.g. MP4V-ES, or H265 over
+    /// an H.264 clip) to provoke "unsupported codec".
     #[arg(long)]
     pub announce_codec: Option<String>,
 }
@@ -195,7 +197,7 @@ pub enum BenchWhat {
         cameras: usize,
         #[arg(long, default_value_t = 20)]
         seconds: u64,
-        /// Clip preset (vtest, 360p, 720p, 1080p) or an .h264 file.
+        /// Clip preset (vtest, 360p, 720p, 1080p; add -h265 for H.265) or an .h264/.h265 file.
         #[arg(long, default_value = "360p")]
         clip: String,
         /// Also decode keyframes (the production path) instead of discarding after receive.
@@ -207,7 +209,7 @@ pub enum BenchWhat {
     },
     /// Decode stage throughput vs the raw decoder on the same clip, in the same run.
     Decode {
-        /// Clip preset (vtest, 360p, 720p, 1080p) or an .h264 file.
+        /// Clip preset (vtest, 360p, 720p, 1080p; add -h265 for H.265) or an .h264/.h265 file.
         #[arg(long, default_value = "vtest")]
         clip: String,
         /// Passes over the clip per variant.

@@ -1,10 +1,15 @@
 //! The clips the simulator replays, and how they get made.
 //!
 //! Design decisions:
-//! - **Encode once, replay forever.** Every preset is an H.264 Annex B elementary stream made by
-//!   the system `ffmpeg` (libx264) and cached under `$CACHE/media/`; the server never encodes.
-//!   Presets are 25 fps, GOP 50, no B-frames, SPS/PPS repeated before every IDR, and a whole
-//!   number of GOPs long, so looping the file yields a regular 2 s keyframe cadence.
+//! - **Encode once, replay forever.** Every preset is an Annex B elementary stream made by the
+//!   system `ffmpeg` and cached under `$CACHE/media/`; the server never encodes. Presets are
+//!   25 fps, GOP 50, no B-frames, parameter sets repeated before every IDR, and a whole number
+//!   of GOPs long, so looping the file yields a regular 2 s keyframe cadence.
+//! - **Each preset in either codec.** `vtest` is H.264 (libx264), `vtest-h265` the same source
+//!   as H.265 (libx265, closed GOPs so every keyframe is an IDR, `ultrafast` because x265 is
+//!   several times slower than x264 and the picture quality is not what camsim tests). A suffix
+//!   rather than a separate `--codec` flag, so every command that takes a clip spec (camsim, the
+//!   ingest and decode benches) gets H.265 without a flag of its own.
 //! - **The file name carries the recipe version.** Change the encode parameters → bump
 //!   [`RECIPE_VERSION`] → a new file name, so a stale cached clip is never mistaken for the new one.
 //! - **Safe under concurrency.** Tests in parallel (threads or processes) may ask for the same clip
@@ -18,6 +23,8 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::str::FromStr;
+
+use crate::decode::Codec;
 
 /// Where Debian's `opencv-doc` package installs the street clip.
 pub const VTEST_AVI: &str = "/usr/share/doc/opencv-doc/examples/data/vtest.avi";
@@ -67,18 +74,48 @@ impl ClipPreset {
         }
     }
 
-    /// File name inside `$CACHE/media/`.
+    /// The clip spec naming this preset in `codec`: `vtest` for H.264, `vtest-h265` for H.265.
+    pub fn spec(self, codec: Codec) -> String {
+        match codec {
+            Codec::H264 => self.name().to_string(),
+            Codec::H265 => format!("{}-h265", self.name()),
+        }
+    }
+
+    /// Parses a clip spec: a preset name, optionally suffixed `-h265` (or `-h264`).
+    pub fn parse_spec(spec: &str) -> Option<(ClipPreset, Codec)> {
+        let lower = spec.trim().to_ascii_lowercase();
+        let (name, codec) = if let Some(n) = lower.strip_suffix("-h265") {
+            (n, Codec::H265)
+        } else if let Some(n) = lower.strip_suffix("-h264") {
+            (n, Codec::H264)
+        } else {
+            (lower.as_str(), Codec::H264)
+        };
+        name.parse().ok().map(|p| (p, codec))
+    }
+
+    /// H.264 file name inside `$CACHE/media/` (see [`ClipPreset::file_name_for`]).
     pub fn file_name(self) -> String {
+        self.file_name_for(Codec::H264)
+    }
+
+    /// File name inside `$CACHE/media/` of this preset encoded in `codec`.
+    pub fn file_name_for(self, codec: Codec) -> String {
         let (w, h) = self.dimensions();
         let what = match self {
             ClipPreset::Vtest => "vtest",
             _ => "testsrc2",
         };
-        format!("{what}-{w}x{h}-25fps-gop50-v{RECIPE_VERSION}.h264")
+        let ext = match codec {
+            Codec::H264 => "h264",
+            Codec::H265 => "h265",
+        };
+        format!("{what}-{w}x{h}-25fps-gop50-v{RECIPE_VERSION}.{ext}")
     }
 
     /// ffmpeg arguments before the output file name.
-    fn ffmpeg_args(self) -> Vec<String> {
+    fn ffmpeg_args(self, codec: Codec) -> Vec<String> {
         let mut args: Vec<String> = ["-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
             .map(String::from)
             .to_vec();
@@ -116,6 +153,33 @@ impl ClipPreset {
         };
         args.extend(input);
         args.extend(["-t".to_string(), seconds.to_string()]);
+        if codec == Codec::H265 {
+            args.extend(
+                [
+                    "-c:v",
+                    "libx265",
+                    "-preset",
+                    "ultrafast",
+                    "-pix_fmt",
+                    "yuv420p",
+                ]
+                .map(String::from),
+            );
+            if let Some(kbps) = bitrate {
+                args.extend(["-b:v".to_string(), format!("{kbps}k")]);
+            }
+            args.extend(
+                [
+                    "-x265-params",
+                    "keyint=50:min-keyint=50:scenecut=0:bframes=0:open-gop=0:repeat-headers=1:\
+                     log-level=error",
+                    "-f",
+                    "hevc",
+                ]
+                .map(String::from),
+            );
+            return args;
+        }
         args.extend(
             [
                 "-c:v",
@@ -173,7 +237,10 @@ impl FromStr for ClipPreset {
             .into_iter()
             .find(|p| p.name().eq_ignore_ascii_case(s))
             .ok_or_else(|| {
-                format!("unknown clip preset {s:?}; expected vtest, 360p, 720p or 1080p")
+                format!(
+                    "unknown clip preset {s:?}; expected vtest, 360p, 720p or 1080p \
+                     (suffixed -h265 for H.265)"
+                )
             })
     }
 }
@@ -181,33 +248,33 @@ impl FromStr for ClipPreset {
 #[derive(Debug, thiserror::Error)]
 pub enum ClipError {
     #[error(
-        "ffmpeg is needed to create the {preset} clip but could not be started ({source}); \
-         install Debian's `ffmpeg` package or pass an existing .h264 file"
+        "ffmpeg is needed to create the {clip} clip but could not be started ({source}); \
+         install Debian's `ffmpeg` package or pass an existing .h264/.h265 file"
     )]
     FfmpegMissing {
-        preset: ClipPreset,
+        clip: String,
         source: std::io::Error,
     },
-    #[error("ffmpeg failed to create the {preset} clip at {path} ({status}): {stderr}")]
+    #[error("ffmpeg failed to create the {clip} clip at {path} ({status}): {stderr}")]
     FfmpegFailed {
-        preset: ClipPreset,
+        clip: String,
         path: PathBuf,
         status: std::process::ExitStatus,
         stderr: String,
     },
     #[error(
-        "the {preset} clip needs its source {path}, which is missing; install Debian's \
+        "the {clip} clip needs its source {path}, which is missing; install Debian's \
          `opencv-doc` package"
     )]
-    SourceMissing { preset: ClipPreset, path: PathBuf },
+    SourceMissing { clip: String, path: PathBuf },
     #[error("clip {path}: {source}")]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
     #[error(
-        "clip {spec:?} is neither a preset (vtest, 360p, 720p, 1080p) nor an existing \
-         H.264 Annex B file"
+        "clip {spec:?} is neither a preset (vtest, 360p, 720p, 1080p, each also as NAME-h265) \
+         nor an existing H.264/H.265 Annex B file"
     )]
     UnknownClip { spec: String },
 }
@@ -217,10 +284,23 @@ pub fn default_cache_dir() -> PathBuf {
     xueliang_core::paths::cache_dir()
 }
 
-/// Returns the path of `preset` under `cache_dir/media/`, encoding it first if it is missing.
+/// Returns the path of the H.264 `preset` under `cache_dir/media/`, encoding it first if it is
+/// missing.
 pub fn ensure_clip(preset: ClipPreset, cache_dir: &Path) -> Result<PathBuf, ClipError> {
+    ensure_clip_in(preset, Codec::H264, cache_dir)
+}
+
+/// Returns the path of `preset` encoded in `codec` under `cache_dir/media/`, encoding it first
+/// if it is missing.
+pub fn ensure_clip_in(
+    preset: ClipPreset,
+    codec: Codec,
+    cache_dir: &Path,
+) -> Result<PathBuf, ClipError> {
     let dir = cache_dir.join("media");
-    let path = dir.join(preset.file_name());
+    let file_name = preset.file_name_for(codec);
+    let clip = preset.spec(codec);
+    let path = dir.join(&file_name);
     if path.is_file() {
         return Ok(path);
     }
@@ -229,7 +309,7 @@ pub fn ensure_clip(preset: ClipPreset, cache_dir: &Path) -> Result<PathBuf, Clip
         move |source| ClipError::Io { path, source }
     };
     fs::create_dir_all(&dir).map_err(io(&dir))?;
-    let lock_path = dir.join(format!(".{}.lock", preset.file_name()));
+    let lock_path = dir.join(format!(".{file_name}.lock"));
     let lock = File::create(&lock_path).map_err(io(&lock_path))?;
     lock.lock().map_err(io(&lock_path))?;
     // Someone else may have finished the encode while we waited for the lock.
@@ -238,28 +318,27 @@ pub fn ensure_clip(preset: ClipPreset, cache_dir: &Path) -> Result<PathBuf, Clip
     }
     if preset == ClipPreset::Vtest && !Path::new(VTEST_AVI).is_file() {
         return Err(ClipError::SourceMissing {
-            preset,
+            clip,
             path: VTEST_AVI.into(),
         });
     }
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        preset.file_name(),
-        std::process::id()
-    ));
-    tracing::info!(preset = %preset, path = %path.display(), "encoding camsim clip with ffmpeg (once)");
+    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    tracing::info!(clip = %clip, path = %path.display(), "encoding camsim clip with ffmpeg (once)");
     let output = Command::new("ffmpeg")
-        .args(preset.ffmpeg_args())
+        .args(preset.ffmpeg_args(codec))
         .arg(&tmp)
         .stdin(Stdio::null())
         .output()
-        .map_err(|source| ClipError::FfmpegMissing { preset, source })?;
+        .map_err(|source| ClipError::FfmpegMissing {
+            clip: clip.clone(),
+            source,
+        })?;
     if !output.status.success() {
         let _ = fs::remove_file(&tmp);
         let stderr = String::from_utf8_lossy(&output.stderr);
         let tail: String = stderr.lines().rev().take(5).collect::<Vec<_>>().join(" | ");
         return Err(ClipError::FfmpegFailed {
-            preset,
+            clip,
             path,
             status: output.status,
             stderr: tail,
@@ -269,11 +348,12 @@ pub fn ensure_clip(preset: ClipPreset, cache_dir: &Path) -> Result<PathBuf, Clip
     Ok(path)
 }
 
-/// Resolves a `--clip` argument: a preset name (encoded into the cache if needed) or the path
-/// of an existing H.264 Annex B file.
+/// Resolves a `--clip` argument: a preset name, optionally suffixed `-h265` (encoded into the
+/// cache if needed), or the path of an existing H.264 or H.265 Annex B file (the loader tells
+/// the codec from the bytes).
 pub fn resolve_clip(spec: &str, cache_dir: &Path) -> Result<PathBuf, ClipError> {
-    if let Ok(preset) = spec.parse::<ClipPreset>() {
-        return ensure_clip(preset, cache_dir);
+    if let Some((preset, codec)) = ClipPreset::parse_spec(spec) {
+        return ensure_clip_in(preset, codec, cache_dir);
     }
     let path = PathBuf::from(spec);
     if path.is_file() {
@@ -297,10 +377,36 @@ mod tests {
 
     #[test]
     fn file_names_are_distinct_and_versioned() {
-        let names: std::collections::HashSet<_> =
-            ClipPreset::ALL.iter().map(|p| p.file_name()).collect();
-        assert_eq!(names.len(), ClipPreset::ALL.len());
+        let names: std::collections::HashSet<_> = ClipPreset::ALL
+            .iter()
+            .flat_map(|p| [p.file_name(), p.file_name_for(Codec::H265)])
+            .collect();
+        assert_eq!(names.len(), 2 * ClipPreset::ALL.len());
         assert!(ClipPreset::Vtest.file_name().contains("-v1."));
+        assert!(
+            ClipPreset::Vtest
+                .file_name_for(Codec::H265)
+                .ends_with(".h265")
+        );
+    }
+
+    #[test]
+    fn specs_name_preset_and_codec() {
+        for p in ClipPreset::ALL {
+            for c in [Codec::H264, Codec::H265] {
+                assert_eq!(ClipPreset::parse_spec(&p.spec(c)), Some((p, c)));
+            }
+        }
+        assert_eq!(
+            ClipPreset::parse_spec("720P-H265"),
+            Some((ClipPreset::Synthetic720p, Codec::H265))
+        );
+        assert_eq!(
+            ClipPreset::parse_spec("vtest-h264"),
+            Some((ClipPreset::Vtest, Codec::H264))
+        );
+        assert_eq!(ClipPreset::parse_spec("vtest-vp9"), None);
+        assert_eq!(ClipPreset::parse_spec("-h265"), None);
     }
 
     #[test]

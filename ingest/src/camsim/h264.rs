@@ -264,8 +264,8 @@ fn skip_scaling_list(r: &mut BitReader<'_>, size: usize) -> Option<()> {
     Some(())
 }
 
-/// Removes emulation-prevention bytes (`00 00 03` → `00 00`).
-fn unescape(data: &[u8]) -> Vec<u8> {
+/// Removes emulation-prevention bytes (`00 00 03` → `00 00`); H.265 uses the same rule.
+pub(super) fn unescape(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len());
     let mut zeros = 0;
     for &b in data {
@@ -279,24 +279,25 @@ fn unescape(data: &[u8]) -> Vec<u8> {
     out
 }
 
-struct BitReader<'a> {
+/// Reads RBSP bits MSB first, with Exp-Golomb codes (shared with [`super::h265`]).
+pub(super) struct BitReader<'a> {
     data: &'a [u8],
     pos: usize,
 }
 
 impl<'a> BitReader<'a> {
-    fn new(data: &'a [u8]) -> Self {
+    pub(super) fn new(data: &'a [u8]) -> Self {
         BitReader { data, pos: 0 }
     }
 
-    fn bit(&mut self) -> Option<bool> {
+    pub(super) fn bit(&mut self) -> Option<bool> {
         let byte = *self.data.get(self.pos / 8)?;
         let v = byte & (0x80 >> (self.pos % 8)) != 0;
         self.pos += 1;
         Some(v)
     }
 
-    fn bits(&mut self, n: u32) -> Option<u32> {
+    pub(super) fn bits(&mut self, n: u32) -> Option<u32> {
         let mut v = 0u32;
         for _ in 0..n {
             v = (v << 1) | u32::from(self.bit()?);
@@ -304,7 +305,7 @@ impl<'a> BitReader<'a> {
         Some(v)
     }
 
-    fn ue(&mut self) -> Option<u32> {
+    pub(super) fn ue(&mut self) -> Option<u32> {
         let mut zeros = 0;
         while !self.bit()? {
             zeros += 1;
@@ -315,7 +316,7 @@ impl<'a> BitReader<'a> {
         Some((1u32 << zeros) - 1 + self.bits(zeros)?)
     }
 
-    fn se(&mut self) -> Option<i64> {
+    pub(super) fn se(&mut self) -> Option<i64> {
         let k = i64::from(self.ue()?);
         Some(if k % 2 == 1 { (k + 1) / 2 } else { -(k / 2) })
     }

@@ -1,9 +1,10 @@
-//! Camera simulator: a lean RTSP server that replays a pre-encoded H.264 clip as N independent
-//! live cameras at `rtsp://HOST:PORT/cam/{i}` (issue #3 part 5).
+//! Camera simulator: a lean RTSP server that replays a pre-encoded H.264 or H.265 clip as N
+//! independent live cameras at `rtsp://HOST:PORT/cam/{i}` (issue #3 part 5).
 //!
 //! Design decisions:
 //! - **Replay, never encode.** The clip (a preset made once by ffmpeg, see [`clip`], or any
-//!   Annex B `.h264` file) is parsed and packetized into RTP payloads at start ([`packetize`]);
+//!   Annex B `.h264`/`.h265` file) is parsed and packetized into RTP payloads at start
+//!   ([`packetize`], RFC 6184 or RFC 7798, the codec told from the bytes);
 //!   every session shares those bytes and only writes its own 16-byte interleave+RTP headers.
 //! - **RTP over the RTSP TCP connection only** (`RTP/AVP/TCP;interleaved`), what ingest uses;
 //!   UDP SETUPs get `461 Unsupported Transport`. One tokio task per connection does RTSP, pacing
@@ -24,6 +25,7 @@
 pub mod auth;
 pub mod clip;
 pub mod h264;
+pub mod h265;
 pub mod packetize;
 mod rtsp;
 mod schedule;
@@ -43,7 +45,9 @@ use tokio::time::Instant;
 use xueliang_core::shutdown::Shutdown;
 
 pub use auth::{Auth, AuthScheme};
-pub use clip::{ClipError, ClipPreset, default_cache_dir, ensure_clip, resolve_clip};
+pub use clip::{
+    ClipError, ClipPreset, default_cache_dir, ensure_clip, ensure_clip_in, resolve_clip,
+};
 pub use packetize::{ClipInfo, LoadError, PacketizedClip};
 pub use stats::CamsimStats;
 
@@ -64,7 +68,7 @@ pub struct CamsimOptions {
     pub cameras: usize,
     /// Address to listen on; port 0 picks a free port (see [`CamsimHandle::local_addr`]).
     pub listen: SocketAddr,
-    /// H.264 Annex B file to replay (see [`resolve_clip`] for presets).
+    /// H.264 or H.265 Annex B file to replay (see [`resolve_clip`] for presets).
     pub clip: PathBuf,
     /// Frames per second; default: the clip's VUI timing, else 25.
     pub fps: Option<f32>,
@@ -107,7 +111,8 @@ pub struct Faults {
     pub corrupt_ratio: f32,
     /// Answer every request except OPTIONS with 401, whatever the credentials.
     pub refuse_auth: bool,
-    /// Announce this RTP encoding name (e.g. `H265`, `MP4V-ES`) in the SDP instead of `H264`.
+    /// Announce this RTP encoding name (e.g. `H265`, `MP4V-ES`) in the SDP instead of the
+    /// clip's own (`H264` or `H265`), with no `fmtp` line; the payload stays the clip's.
     pub announce_codec: Option<String>,
 }
 
@@ -329,6 +334,7 @@ pub async fn start(opts: CamsimOptions) -> Result<CamsimHandle, CamsimError> {
         addr = %local_addr,
         cameras = server.cameras,
         clip = %info.path.display(),
+        codec = ?info.codec,
         width = info.width,
         height = info.height,
         frames = info.frames,

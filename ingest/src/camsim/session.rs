@@ -692,7 +692,7 @@ impl Conn {
             self.seq = self.seq.wrapping_add(1);
             if corrupts(&mut self.rng, corrupt_ratio, p) {
                 let mut bytes = clip.payload(*p).to_vec();
-                corrupt(&mut bytes, &mut self.rng);
+                corrupt(&mut bytes, p.header, &mut self.rng);
                 out.corrupted.push((i, bytes));
                 self.pending.corrupted += 1;
             }
@@ -718,7 +718,7 @@ impl Conn {
             let start = u.scratch.len();
             u.scratch.extend_from_slice(clip.payload(*p));
             if corrupts(&mut self.rng, corrupt_ratio, p) {
-                corrupt(&mut u.scratch[start..], &mut self.rng);
+                corrupt(&mut u.scratch[start..], p.header, &mut self.rng);
                 self.pending.corrupted += 1;
             }
             self.seq = self.seq.wrapping_add(1);
@@ -811,16 +811,18 @@ fn rtp_header(last: bool, seq: u16, ts: u32, ssrc: u32) -> [u8; 12] {
 
 /// Whether the corruption fault hits this packet: slices only, never tiny ones.
 fn corrupts(rng: &mut Rng, ratio: f32, p: &super::packetize::PacketRef) -> bool {
-    ratio > 0.0 && p.slice && p.len > 4 && rng.next_f32() < ratio
+    ratio > 0.0 && p.slice && p.len > u32::from(p.header) + 2 && rng.next_f32() < ratio
 }
 
 /// Overwrites 4 bytes of slice data with random values, keeping what the depacketizer relies
-/// on: bytes 0–1 (NAL header / FU indicator and header) are untouched, and every new value is in
-/// 4..=255 and differs from the old one, so no `00 00 0x` start-code or emulation pattern can
-/// appear (clients such as retina scan payloads for start codes). Only the decoder sees damage.
-fn corrupt(bytes: &mut [u8], rng: &mut Rng) {
+/// on: the first `header` bytes (NAL header, FU indicator/payload header and FU header) are
+/// untouched, and every new value is in 4..=255 and differs from the old one, so no `00 00 0x`
+/// start-code or emulation pattern can appear (clients such as retina scan payloads for start
+/// codes). Only the decoder sees damage.
+fn corrupt(bytes: &mut [u8], header: u8, rng: &mut Rng) {
+    let header = usize::from(header);
     for _ in 0..4 {
-        let at = 2 + (rng.next_u64() as usize) % (bytes.len() - 2);
+        let at = header + (rng.next_u64() as usize) % (bytes.len() - header);
         let mut v = 4 + (rng.next_u64() % 252) as u8;
         if v == bytes[at] {
             v = if v == 255 { 4 } else { v + 1 };
@@ -870,9 +872,11 @@ mod tests {
                 .collect();
             bytes[0] = 0x7c;
             bytes[1] = 0x85;
+            // 2: H.264 NAL / FU-A headers; 4: an H.265 FU's payload + FU header + slice byte.
+            let header = if round % 2 == 0 { 2 } else { 4 };
             let before = bytes.clone();
-            corrupt(&mut bytes, &mut rng);
-            assert_eq!(&bytes[..2], &before[..2]);
+            corrupt(&mut bytes, header, &mut rng);
+            assert_eq!(&bytes[..header as usize], &before[..header as usize]);
             assert_ne!(bytes, before);
             let created_start_code = bytes[2..]
                 .windows(3)

@@ -5,7 +5,9 @@
 //! - **retina does the protocol**: DESCRIBE/SETUP/PLAY, Basic and Digest auth, TCP-interleaved
 //!   (default) or UDP transport, keepalives (retina sends them while the stream is polled),
 //!   depacketizing H.264/H.265 into Annex B access units with parameter sets on every keyframe
-//!   (`FrameFormat::SIMPLE`), which the GStreamer parsers take as is.
+//!   (`FrameFormat::SIMPLE`), which the GStreamer parsers take as is. H.265 adds two checks
+//!   ([`h265`]): RFC 7798 modes retina cannot play are refused from the SDP, and a payload that
+//!   is not H.265 is reported as `unsupported_codec`.
 //! - **The task is the state machine.** [`CameraState`]: `connecting` until the first frame,
 //!   `streaming`, `stalled` when the session is up but no frame came for `stall_after`
 //!   (keepalives may still succeed, as with a hung encoder), then after `reconnect_after_stall`
@@ -24,6 +26,7 @@
 
 pub mod backoff;
 pub mod clock;
+mod h265;
 mod rtsp;
 
 use std::sync::{Arc, Mutex};

@@ -13,6 +13,7 @@ use retina::codec::{CodecItem, FrameFormat, ParametersRef};
 use xueliang_core::config::Transport as CameraTransport;
 
 use super::clock::SrClock;
+use super::h265;
 use super::{CameraRuntime, CameraState, SessionTuning};
 use crate::decode::{Codec, EncodedUnit, UnitSink};
 use crate::sampler::{Admit, Gate};
@@ -116,6 +117,14 @@ pub(crate) async fn stream_once(
                 "video codec {encoding} is not supported (H.264 and H.265 are)"
             )));
         };
+        if codec == Codec::H265
+            && let Some(reason) = h265::unsupported_sdp_mode(
+                session.sdp(),
+                session.streams()[index].rtp_payload_type(),
+            )
+        {
+            return Err(SessionEnd::Unsupported(reason));
+        }
         let clock_rate = session.streams()[index].clock_rate_hz();
         let transport = match cfg.transport {
             CameraTransport::Tcp => Transport::Tcp(TcpTransportOptions::default()),
@@ -248,8 +257,20 @@ pub(crate) async fn stream_once(
             }
             Some(Ok(_)) => {}
             Some(Err(e)) => {
+                let text = e.to_string();
+                let end = if codec == Codec::H265
+                    && first_frame.is_none()
+                    && h265::is_payload_error(&text)
+                {
+                    SessionEnd::Unsupported(format!(
+                        "the camera announces H265 but its RTP payload is not H.265 (RFC 7798): {}",
+                        text.lines().next().unwrap_or("")
+                    ))
+                } else {
+                    classify(&e)
+                };
                 return Outcome {
-                    end: classify(&e),
+                    end,
                     streamed: streamed(first_frame),
                 };
             }

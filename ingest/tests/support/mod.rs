@@ -12,7 +12,7 @@ use xueliang_core::config::{CameraConfig, Sampling};
 use xueliang_core::shutdown::Shutdown;
 use xueliang_ingest::bench::camera_config;
 use xueliang_ingest::camsim::{self, CamsimHandle, CamsimOptions, ClipPreset};
-use xueliang_ingest::decode::DecoderOptions;
+use xueliang_ingest::decode::{Codec, DecoderOptions};
 use xueliang_ingest::frame::Frame;
 use xueliang_ingest::session::SessionTuning;
 use xueliang_ingest::{CameraState, Ingest, IngestHandle, IngestOptions};
@@ -24,6 +24,24 @@ pub fn vtest() -> PathBuf {
             .expect("encode vtest (needs ffmpeg and opencv-doc)")
     })
     .clone()
+}
+
+/// The vtest street clip as H.265 (`vtest-h265`), encoded once into the cache.
+pub fn vtest_h265() -> PathBuf {
+    static P: OnceLock<PathBuf> = OnceLock::new();
+    P.get_or_init(|| {
+        camsim::ensure_clip_in(ClipPreset::Vtest, Codec::H265, &camsim::default_cache_dir())
+            .expect("encode vtest-h265 (needs ffmpeg with libx265 and opencv-doc)")
+    })
+    .clone()
+}
+
+/// Like [`sim`], serving the H.265 vtest clip.
+pub async fn sim_h265(cameras: usize, tweak: impl FnOnce(&mut CamsimOptions)) -> CamsimHandle {
+    let clip = tokio::task::spawn_blocking(vtest_h265).await.unwrap();
+    let mut o = CamsimOptions::new(cameras, clip);
+    tweak(&mut o);
+    camsim::start(o).await.expect("camsim starts")
 }
 
 pub async fn sim(cameras: usize, tweak: impl FnOnce(&mut CamsimOptions)) -> CamsimHandle {
