@@ -35,9 +35,7 @@ fn to_analyzer(f: Frame) -> FrameIn {
         camera: f.camera,
         captured_at: f.captured_at,
         pts: f.pts,
-        width: f.width,
-        height: f.height,
-        bgr: f.data,
+        picture: f.picture,
         source_size: f.source_size,
         evidence: f
             .source

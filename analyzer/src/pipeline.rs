@@ -16,7 +16,7 @@
 //! rules change between two of its frames, never in the middle of one.
 
 use crate::detector::{
-    DetectInput, Detected, DetectorPool, FrameRef, PoolOptions, SubmitError, Submitter,
+    DetectInput, Detected, DetectorPool, PictureRef, PoolOptions, SubmitError, Submitter,
 };
 use crate::evidence::{self, EvidenceBox, Overlay};
 use crate::model::ResolvedModel;
@@ -33,6 +33,7 @@ use xueliang_core::CameraId;
 use xueliang_core::config::{AnalyzerConfig, CameraConfig, RuleSpec};
 use xueliang_core::contract::ModelRef;
 use xueliang_core::labels::COCO80;
+use xueliang_core::picture::Picture;
 
 pub const FRAMES_ANALYSED: &str = "xueliang_analyzer_frames_total";
 pub const FRAMES_DROPPED: &str = "xueliang_analyzer_frames_dropped_total";
@@ -54,10 +55,9 @@ pub struct FrameIn {
     pub captured_at: DateTime<Utc>,
     /// Stream time; drives the tracker's motion model.
     pub pts: Duration,
-    /// Packed BGR of `width × height` (usually the model's input size).
-    pub width: u32,
-    pub height: u32,
-    pub bgr: bytes::Bytes,
+    /// The decoded picture (usually the decoder's own YUV at the camera's resolution; the
+    /// detector resizes and converts it in one pass).
+    pub picture: Picture,
     /// The camera's resolution: boxes are reported in these pixels.
     pub source_size: (u32, u32),
     pub evidence: Option<Arc<dyn EvidenceSource>>,
@@ -66,13 +66,14 @@ pub struct FrameIn {
 }
 
 impl DetectInput for FrameIn {
-    fn frame(&self) -> FrameRef<'_> {
-        FrameRef::packed(self.width, self.height, &self.bgr)
+    fn frame(&self) -> PictureRef<'_> {
+        self.picture.view()
     }
 }
 
 enum Post {
-    Result(Detected<FrameIn>),
+    // Boxed: a frame (picture planes, ids, timestamps) is ten times the size of the other variant.
+    Result(Box<Detected<FrameIn>>),
     Cameras(Vec<CameraConfig>),
 }
 
@@ -99,7 +100,7 @@ impl AnalyzerStage {
         let sink_tx = tx.clone();
         let pool = DetectorPool::start(model, &opts, move |d| {
             // Blocking send: see the module doc. Fails only once the post thread is gone.
-            let _ = sink_tx.send(Post::Result(d));
+            let _ = sink_tx.send(Post::Result(Box::new(d)));
         })?;
         let model_ref = ModelRef {
             name: model.spec.name.clone(),
@@ -189,7 +190,7 @@ fn post_loop(
                 state.retain(|id, s| configs.get(id).is_some_and(|c| c.rules == s.cfg.rules));
                 continue;
             }
-            Post::Result(d) => d,
+            Post::Result(d) => *d,
         };
         let frame = &d.input;
         let camera = frame.camera.to_string();
@@ -210,8 +211,8 @@ fn post_loop(
             .or_insert_with(|| camera_state(cfg.clone(), utc_offset_s));
         let (sw, sh) = frame.source_size;
         let (fx, fy) = (
-            sw as f32 / frame.width as f32,
-            sh as f32 / frame.height as f32,
+            sw as f32 / frame.picture.width() as f32,
+            sh as f32 / frame.picture.height() as f32,
         );
         scaled.clear();
         scaled.extend(detections.iter().map(|det| Detection {
@@ -266,7 +267,10 @@ fn build_alert(
     // Prefer the full-resolution picture; fall back to the analysed frame.
     let (w, h, pixels) = match frame.evidence.as_ref().and_then(|e| e.bgr()) {
         Some(p) => p,
-        None => (frame.width, frame.height, frame.bgr.to_vec()),
+        None => {
+            let p = frame.picture.view();
+            (p.width, p.height, p.to_bgr())
+        }
     };
     let (sw, sh) = frame.source_size;
     let (fx, fy) = (w as f32 / sw as f32, h as f32 / sh as f32);

@@ -17,7 +17,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::Duration;
 use xueliang_analyzer::detector::{
-    Detected, Detector, DetectorOptions, DetectorPool, FrameRef, PoolOptions, TaggedFrame,
+    Detected, Detector, DetectorOptions, DetectorPool, PictureRef, PoolOptions, TaggedFrame,
 };
 use xueliang_analyzer::model::{ResolvedModel, resolve_model};
 use xueliang_analyzer::types::Detection;
@@ -82,7 +82,7 @@ fn frame(n: u32) -> Arc<Vec<u8>> {
 
 fn detect(det: &mut Detector, n: u32) -> Vec<Detection> {
     let f = frame(n);
-    det.detect(FrameRef::packed(W, H, &f)).unwrap()
+    det.detect(PictureRef::bgr(W, H, &f)).unwrap()
 }
 
 #[derive(Debug, Clone)]
@@ -253,10 +253,10 @@ fn batch_of_four_equals_four_single_runs() {
         v
     };
     let refs = [
-        FrameRef::packed(W, H, &frames[0]),
-        FrameRef::packed(W, H, &frames[1]),
-        FrameRef::packed(416, 416, &small),
-        FrameRef::packed(W, H, &frames[2]),
+        PictureRef::bgr(W, H, &frames[0]),
+        PictureRef::bgr(W, H, &frames[1]),
+        PictureRef::bgr(416, 416, &small),
+        PictureRef::bgr(W, H, &frames[2]),
     ];
     let mut det = detector(4);
     let batched = det.detect_batch(&refs).unwrap();
@@ -288,8 +288,8 @@ fn batch_of_four_equals_four_single_runs() {
 fn long_input_is_split_into_batches() {
     let f300 = frame(300);
     let f600 = frame(600);
-    let refs: Vec<FrameRef> = (0..5)
-        .map(|i| FrameRef::packed(W, H, if i % 2 == 0 { &f300 } else { &f600 }))
+    let refs: Vec<PictureRef> = (0..5)
+        .map(|i| PictureRef::bgr(W, H, if i % 2 == 0 { &f300 } else { &f600 }))
         .collect();
     let mut det = detector(2);
     let out = det.detect_batch(&refs).unwrap();
@@ -305,7 +305,7 @@ fn a_bad_frame_is_refused_with_its_index() {
     let f = frame(300);
     let mut det = detector(2);
     let e = det
-        .detect_batch(&[FrameRef::packed(W, H, &f), FrameRef::packed(W, H + 1, &f)])
+        .detect_batch(&[PictureRef::bgr(W, H, &f), PictureRef::bgr(W, H + 1, &f)])
         .unwrap_err()
         .to_string();
     assert!(e.contains("frame 1"), "{e}");

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use xueliang_analyzer::detector::{
-    Detector, DetectorOptions, DetectorPool, FrameRef, PoolOptions, TaggedFrame,
+    Detector, DetectorOptions, DetectorPool, PictureRef, PoolOptions, TaggedFrame,
 };
 use xueliang_analyzer::model::resolve_model;
 
@@ -107,7 +107,7 @@ fn fps_pair(per_call: usize, mut raw: impl FnMut(), mut stage: impl FnMut()) -> 
 #[ignore = "benchmark; run in release with --ignored --nocapture"]
 fn bench_detector_stage_vs_raw_ort() {
     let clip = frames(100, 64);
-    let refs: Vec<FrameRef> = clip.iter().map(|f| FrameRef::packed(W, H, f)).collect();
+    let refs: Vec<PictureRef> = clip.iter().map(|f| PictureRef::bgr(W, H, f)).collect();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "\ndetector bench: NanoDet-m 416 on {W}x{H} vtest.avi frames, CPU EP, {cores} cores, \
@@ -249,10 +249,10 @@ fn bench_preprocess_and_decode() {
     let clip = frames(300, 1);
     let mut r = Resizer::new(&model.spec);
     let mut out = vec![0.0f32; r.slot_len()];
-    let f = FrameRef::packed(W, H, &clip[0]);
+    let f = PictureRef::bgr(W, H, &clip[0]);
     let resize = fps(1, || r.run(&f, &mut out));
     let small = vec![128u8; 416 * 416 * 3];
-    let f416 = FrameRef::packed(416, 416, &small);
+    let f416 = PictureRef::bgr(416, 416, &small);
     let copy = fps(1, || r.run(&f416, &mut out));
     println!(
         "\npreprocess: {W}x{H} -> 416x416 {:.3} ms/frame; 416x416 fast path {:.3} ms/frame",

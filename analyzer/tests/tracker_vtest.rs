@@ -10,7 +10,7 @@ use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-use xueliang_analyzer::detector::{Detector, DetectorOptions, FrameRef};
+use xueliang_analyzer::detector::{Detector, DetectorOptions, PictureRef};
 use xueliang_analyzer::model::resolve_model;
 use xueliang_analyzer::rules::RuleEngine;
 use xueliang_analyzer::tracker::replay::{DetectionFrame, replay, subsample};
@@ -66,7 +66,7 @@ fn detections(first: u32, last: u32, step: u32) -> Vec<DetectionFrame> {
         if !(n - first).is_multiple_of(step) {
             continue;
         }
-        let detections = det.detect(FrameRef::packed(W, H, &buf)).expect("detect");
+        let detections = det.detect(PictureRef::bgr(W, H, &buf)).expect("detect");
         frames.push(DetectionFrame {
             t: Duration::from_millis(u64::from(n) * 1000 / u64::from(FPS)),
             frame_size: Some([W, H]),

@@ -21,6 +21,7 @@ pub mod ids;
 pub mod labels;
 pub mod metrics;
 pub mod paths;
+pub mod picture;
 pub mod shutdown;
 
 pub use ids::{CameraId, DeskId};

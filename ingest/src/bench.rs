@@ -122,34 +122,47 @@ pub struct DecodeVariant {
 #[derive(Debug, Clone, Serialize)]
 pub struct DecodeBench {
     pub clip: PathBuf,
+    pub codec: Codec,
     pub width: u32,
     pub height: u32,
     pub decoder: String,
     pub output: (u32, u32),
     pub variants: Vec<DecodeVariant>,
+    /// The first picture the keyframe pipeline emitted, for timing what consumes it (the
+    /// detector's pre-processor).
+    #[serde(skip)]
+    pub sample: Option<xueliang_core::picture::Picture>,
 }
 
-fn load_units(clip: &Path) -> Result<Vec<(Vec<u8>, bool)>, BenchError> {
+/// The clip's access units (Annex B) with their keyframe flag, split by its codec.
+fn load_units(clip: &Path, codec: Codec) -> Result<Vec<(Vec<u8>, bool)>, BenchError> {
     let data = std::fs::read(clip).map_err(|e| BenchError::Clip {
         path: clip.into(),
         what: e.to_string(),
     })?;
+    let annexb = |nals: &[&[u8]]| {
+        let mut v = Vec::new();
+        for n in nals {
+            v.extend_from_slice(&[0, 0, 0, 1]);
+            v.extend_from_slice(n);
+        }
+        v
+    };
     let nals = h264::nal_units(&data);
-    let units: Vec<(Vec<u8>, bool)> = h264::access_units(&nals)
-        .into_iter()
-        .map(|au| {
-            let mut v = Vec::new();
-            for n in &au.nals {
-                v.extend_from_slice(&[0, 0, 0, 1]);
-                v.extend_from_slice(n);
-            }
-            (v, au.is_idr())
-        })
-        .collect();
+    let units: Vec<(Vec<u8>, bool)> = match codec {
+        Codec::H264 => h264::access_units(&nals)
+            .into_iter()
+            .map(|au| (annexb(&au.nals), au.is_idr()))
+            .collect(),
+        Codec::H265 => camsim::h265::access_units(&nals)
+            .into_iter()
+            .map(|au| (annexb(&au.nals), au.is_irap()))
+            .collect(),
+    };
     if !units.first().is_some_and(|u| u.1) {
         return Err(BenchError::Clip {
             path: clip.into(),
-            what: "not an H.264 Annex B stream starting with an IDR".into(),
+            what: format!("not a {codec:?} Annex B stream starting with a keyframe"),
         });
     }
     Ok(units)
@@ -163,8 +176,8 @@ struct Baseline {
 }
 
 impl Baseline {
-    fn new(decoder: &'static str) -> Result<Baseline, BenchError> {
-        let parse = crate::decode::make("h264parse")?;
+    fn new(codec: Codec, decoder: &'static str) -> Result<Baseline, BenchError> {
+        let parse = crate::decode::make(codec.parser())?;
         let dec = crate::decode::make(decoder)?;
         if decoder.starts_with("avdec") {
             dec.set_property("max-threads", 1i32);
@@ -194,12 +207,7 @@ impl Baseline {
             .map_err(|e| setup(&format!("{e:?}")))?;
         feed.set_active(true).map_err(|e| setup(&e))?;
         feed.push_event(gst::event::StreamStart::new("bench"));
-        feed.push_event(gst::event::Caps::new(
-            &gst::Caps::builder("video/x-h264")
-                .field("stream-format", "byte-stream")
-                .field("alignment", "au")
-                .build(),
-        ));
+        feed.push_event(gst::event::Caps::new(&codec.caps()));
         feed.push_event(gst::event::Segment::new(&gst::FormattedSegment::<
             gst::ClockTime,
         >::new()));
@@ -248,45 +256,36 @@ fn schedule(
     out
 }
 
-/// Measures decode throughput on `clip` (H.264 Annex B, e.g. a camsim preset). `loops`
-/// passes over the clip for keyframe variants and one pass for the all-frames variants.
+/// Measured passes per variant (after one warm-up pass), taken in turns.
+const DECODE_ROUNDS: usize = 3;
+
+/// Measures decode throughput on `clip` (H.264 or H.265 Annex B, e.g. a camsim preset): each
+/// keyframe variant decodes `loops` passes over the clip's keyframes per round, each all-frames
+/// variant one pass over every frame, for [`DECODE_ROUNDS`] measured rounds.
 pub fn bench_decode(
     clip: &Path,
     loops: usize,
     opts: &DecoderOptions,
 ) -> Result<DecodeBench, BenchError> {
     crate::decode::init()?;
-    let units = load_units(clip)?;
-    let decoder = crate::decode::decoder_element(Codec::H264, opts.accel);
+    let info = camsim::PacketizedClip::load(clip)
+        .map_err(|e| BenchError::Clip {
+            path: clip.into(),
+            what: e.to_string(),
+        })?
+        .info()
+        .clone();
+    let units = load_units(clip, info.codec)?;
+    let decoder = crate::decode::decoder_element(info.codec, opts.accel);
     let mut variants = Vec::new();
-    let measure = |name: &str, run: &mut dyn FnMut() -> (u64, u64)| {
-        let (c0, w0) = (thread_cpu(), Instant::now());
-        let (pushed, emitted) = run();
-        let cpu_s = (thread_cpu() - c0).as_secs_f64();
-        DecodeVariant {
-            name: name.to_string(),
-            pushed,
-            emitted,
-            cpu_s,
-            wall_s: w0.elapsed().as_secs_f64(),
-            units_per_cpu_s: if cpu_s > 0.0 {
-                pushed as f64 / cpu_s
-            } else {
-                0.0
-            },
-        }
-    };
     let mut output = (0, 0);
+    let mut sample = None;
     for (mode, loops) in [("keyframes", loops.max(1)), ("all", 1)] {
         let plan = schedule(&units, loops, mode == "keyframes");
-        let base = Baseline::new(decoder)?;
-        variants.push(measure(&format!("baseline_{mode}"), &mut || {
-            for &(i, pts) in &plan {
-                base.push(units[i].0.clone(), pts, units[i].1);
-            }
-            (plan.len() as u64, base.decoded.load(Ordering::Relaxed))
-        }));
-        drop(base);
+        // Every variant's decoder exists for the whole mode and runs one unmeasured warm-up
+        // pass (first allocations, page faults); then the variants take turns, pass after
+        // pass, so a noisy neighbour or a frequency change hits them alike.
+        let base = Baseline::new(info.codec, decoder)?;
         let samplings: Vec<(String, Sampling)> = if mode == "keyframes" {
             vec![("pipeline_keyframes".into(), Sampling::Keyframes)]
         } else {
@@ -295,51 +294,98 @@ pub fn bench_decode(
                 ("pipeline_fps1".into(), Sampling::Fps(1.0)),
             ]
         };
+        let mut pipes = Vec::new();
         for (name, sampling) in samplings {
             let camera = CameraId::new("bench").expect("valid id");
-            let (tx, mut rx) = mpsc::channel(plan.len().max(1));
-            let mut dec = StreamDecoder::new(
+            let (tx, rx) = mpsc::channel(plan.len().max(1));
+            let dec = StreamDecoder::new(
                 &camera,
-                Codec::H264,
+                info.codec,
                 sampling,
                 opts,
                 CameraCounters::new(&camera),
                 tx,
             )?;
-            variants.push(measure(&name, &mut || {
+            pipes.push((name, dec, rx));
+        }
+        let span = plan.last().map_or(Duration::ZERO, |p| p.1) + Duration::from_millis(40);
+        let mut totals: Vec<DecodeVariant> = std::iter::once(format!("baseline_{mode}"))
+            .chain(pipes.iter().map(|p| p.0.clone()))
+            .map(|name| DecodeVariant {
+                name,
+                pushed: 0,
+                emitted: 0,
+                cpu_s: 0.0,
+                wall_s: 0.0,
+                units_per_cpu_s: 0.0,
+            })
+            .collect();
+        for round in 0..=DECODE_ROUNDS {
+            let offset = span * round as u32;
+            let measured = round > 0;
+            let add = |v: &mut DecodeVariant, c0: Duration, w0: Instant, emitted: u64| {
+                if measured {
+                    v.cpu_s += (thread_cpu() - c0).as_secs_f64();
+                    v.wall_s += w0.elapsed().as_secs_f64();
+                    v.pushed += plan.len() as u64;
+                    v.emitted += emitted;
+                }
+            };
+            let (c0, w0, d0) = (
+                thread_cpu(),
+                Instant::now(),
+                base.decoded.load(Ordering::Relaxed),
+            );
+            for &(i, pts) in &plan {
+                base.push(units[i].0.clone(), pts + offset, units[i].1);
+            }
+            add(
+                &mut totals[0],
+                c0,
+                w0,
+                base.decoded.load(Ordering::Relaxed) - d0,
+            );
+            for (k, (_, dec, rx)) in pipes.iter_mut().enumerate() {
+                let (c0, w0) = (thread_cpu(), Instant::now());
                 let mut emitted = 0;
                 for &(i, pts) in &plan {
                     let _ = dec.push(EncodedUnit {
                         data: units[i].0.clone(),
-                        pts,
+                        pts: pts + offset,
                         keyframe: units[i].1,
                         received_at: Instant::now(),
                         captured_at: Utc::now(),
                         capture_clock: CaptureClock::Receive,
                     });
                     while let Ok(f) = rx.try_recv() {
-                        output = (f.width, f.height);
+                        output = (f.picture.width(), f.picture.height());
+                        if sample.is_none() {
+                            sample = Some(f.picture.clone());
+                        }
                         emitted += 1;
                     }
                 }
-                (plan.len() as u64, emitted)
-            }));
+                add(&mut totals[k + 1], c0, w0, emitted);
+            }
         }
+        for v in &mut totals {
+            v.units_per_cpu_s = if v.cpu_s > 0.0 {
+                v.pushed as f64 / v.cpu_s
+            } else {
+                0.0
+            };
+        }
+        variants.extend(totals);
     }
-    let info = camsim::PacketizedClip::load(clip)
-        .map_err(|e| BenchError::Clip {
-            path: clip.into(),
-            what: e.to_string(),
-        })?
-        .info()
-        .clone();
     Ok(DecodeBench {
         clip: clip.into(),
+        codec: info.codec,
         width: info.width,
         height: info.height,
         decoder: decoder.to_string(),
         output,
         variants,
+        sample,
     })
 }
 

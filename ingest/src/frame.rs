@@ -1,45 +1,36 @@
 //! What ingest hands to the analyzer: one decoded, sampled picture of one camera.
 //!
 //! Design decisions:
-//! - **Pixels at the model's size, packed BGR.** The detector wants BGR (see `shared/MODELS.md`),
-//!   so the decoder pipeline scales and converts once, on the decoder thread, and the analyzer
-//!   only normalises. Rows are packed (`stride == width * 3`): when GStreamer pads rows the
-//!   pipeline repacks, otherwise [`Frame::data`] shares the GStreamer buffer without a copy.
+//! - **Pixels as the decoder made them.** [`Frame::picture`] is the decoder's output buffer
+//!   (I420 from libav, NV12 from NVIDIA), mapped once and shared without a copy, at the camera's
+//!   resolution. Scaling to the model's size and converting to BGR happen in the detector's
+//!   pre-processor, fused with the normalisation it does anyway (`xueliang_core::picture`);
+//!   a `videoscale` + `videoconvert` here used to cost as much again as decoding a 360p keyframe.
 //! - **The full-size picture rides along for free.** Evidence snapshots need the source
-//!   resolution, but converting every frame to full-size BGR would cost as much again as the
-//!   scale+convert. Instead [`Frame::source`] keeps a reference to the decoder's own output
-//!   buffer (YUV, refcounted, no copy, no conversion) and [`SourcePicture::to_bgr`] converts it
-//!   only for the rare frame that becomes evidence. The price is memory: a queued frame pins one
-//!   source-size YUV buffer (1.5 bytes/pixel, 3 MB at 1080p), bounded by the frame queue.
+//!   resolution in BGR: [`Frame::source`] keeps a reference to the same buffer (refcounted, no
+//!   copy) and [`SourcePicture::to_bgr`] converts it only for the rare frame that becomes
+//!   evidence. The price is memory: a queued frame pins one source-size YUV buffer
+//!   (1.5 bytes/pixel, 3 MB at 1080p), bounded by the frame queue; a decoder configured with a
+//!   fixed output size (`OutputSize::Fixed`) trades that for a scale on the decoder thread.
 //! - **Two clocks.** `pts` is stream time (monotonic within one RTSP session) and
 //!   `received_at` a local [`Instant`] for lag; `captured_at` is wall-clock time of capture taken
 //!   from the camera's RTCP sender reports when they are plausible, else the receive time
 //!   ([`CaptureClock`] says which).
 //! - **Cheap health signals per frame** ([`LumaStats`]): mean, variance and an 8×8 luma thumbnail
-//!   computed on a sparse grid of the output picture, so camera-health rules (video loss,
+//!   computed on a sparse grid of the luma plane, so camera-health rules (video loss,
 //!   frozen picture, covered lens) need not touch pixels again.
 
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use xueliang_core::CameraId;
 
-/// Pixel layout of [`Frame::data`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PixelFormat {
-    /// 8-bit B, G, R per pixel, rows packed.
-    Bgr,
-}
+pub use xueliang_core::picture::PixelFormat;
+use xueliang_core::picture::{Picture, PictureRef, Pixels};
 
-impl PixelFormat {
-    pub fn bytes_per_pixel(self) -> usize {
-        match self {
-            PixelFormat::Bgr => 3,
-        }
-    }
+fn step_x(w: usize) -> usize {
+    w.div_ceil(GRID.0).max(1)
 }
 
 /// Where [`Frame::captured_at`] came from.
@@ -51,6 +42,11 @@ pub enum CaptureClock {
     /// No plausible sender report: the time ingest received the frame.
     Receive,
 }
+
+/// Luma is sampled on a grid of at most this many columns and rows, whatever the resolution:
+/// plenty for a mean, a variance and an 8×8 thumbnail, and a fixed cost per frame (about
+/// 9,000 samples) instead of one growing with the camera's resolution.
+const GRID: (usize, usize) = (128, 72);
 
 /// Luma statistics of a frame, for camera-health rules.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -65,28 +61,56 @@ pub struct LumaStats {
 }
 
 impl LumaStats {
-    /// Computes the statistics on packed BGR pixels, sampling about one pixel in 16.
+    /// Computes the statistics on packed BGR pixels.
     pub fn from_bgr(data: &[u8], width: u32, height: u32) -> LumaStats {
-        let (w, h) = (width as usize, height as usize);
+        let p = PictureRef::bgr(width, height, data);
+        if p.check().is_err() {
+            return Self::from_samples(0, 0, |_, _| {});
+        }
+        Self::from_picture(&p)
+    }
+
+    /// Computes the statistics on any checked picture: BGR through BT.601 weights, YUV straight
+    /// from its luma plane (scaled to full range, so thresholds mean the same either way).
+    pub fn from_picture(p: &PictureRef<'_>) -> LumaStats {
+        let (w, h) = (p.width as usize, p.height as usize);
+        match p.pixels {
+            Pixels::Bgr(plane) => Self::from_samples(w, h, |y, out| {
+                let row = plane.row(y, 3 * w);
+                for (o, px) in out.iter_mut().zip(row.chunks_exact(3).step_by(step_x(w))) {
+                    // BT.601: Y = 0.114 B + 0.587 G + 0.299 R, in 8.8 fixed point.
+                    *o = (29 * u32::from(px[0]) + 150 * u32::from(px[1]) + 77 * u32::from(px[2]))
+                        >> 8;
+                }
+            }),
+            Pixels::I420 { y, colorimetry, .. } | Pixels::Nv12 { y, colorimetry, .. } => {
+                let table = colorimetry.luma_table();
+                Self::from_samples(w, h, |row, out| {
+                    for (o, &v) in out.iter_mut().zip(y.row(row, w).iter().step_by(step_x(w))) {
+                        *o = u32::from(table[usize::from(v)]);
+                    }
+                })
+            }
+        }
+    }
+
+    /// Samples the [`GRID`]; `row(y, out)` writes the samples of row `y` (luma 0–255, every
+    /// `step_x(w)`th pixel) into `out`.
+    fn from_samples(w: usize, h: usize, mut row: impl FnMut(usize, &mut [u32])) -> LumaStats {
         let mut cell_sum = [0u32; 64];
         let mut cell_n = [0u32; 64];
         let (mut sum, mut sum_sq, mut n) = (0u64, 0u64, 0u64);
-        if w > 0 && h > 0 && data.len() >= w * h * 3 {
-            for y in (0..h).step_by(4) {
-                let row = &data[y * w * 3..(y + 1) * w * 3];
-                let cy = y * 8 / h;
-                for x in (0..w).step_by(4) {
-                    let p = &row[x * 3..x * 3 + 3];
-                    // BT.601: Y = 0.114 B + 0.587 G + 0.299 R, in 8.8 fixed point.
-                    let l =
-                        (29 * u32::from(p[0]) + 150 * u32::from(p[1]) + 77 * u32::from(p[2])) >> 8;
-                    sum += u64::from(l);
-                    sum_sq += u64::from(l * l);
-                    n += 1;
-                    let c = cy * 8 + x * 8 / w;
-                    cell_sum[c] += l;
-                    cell_n[c] += 1;
-                }
+        let cols: Vec<usize> = (0..w).step_by(step_x(w)).map(|x| x * 8 / w).collect();
+        let mut samples = vec![0u32; cols.len()];
+        for y in (0..h).step_by(h.div_ceil(GRID.1).max(1)) {
+            row(y, &mut samples);
+            let cy = y * 8 / h;
+            for (&l, &cx) in samples.iter().zip(&cols) {
+                sum += u64::from(l);
+                sum_sq += u64::from(l * l);
+                n += 1;
+                cell_sum[cy * 8 + cx] += l;
+                cell_n[cy * 8 + cx] += 1;
             }
         }
         let mut thumbnail = [0u8; 64];
@@ -175,15 +199,14 @@ pub struct Frame {
     pub decoded_at: Instant,
     /// Whether the encoded frame was a random-access point (IDR).
     pub keyframe: bool,
-    pub width: u32,
-    pub height: u32,
-    pub format: PixelFormat,
-    /// `width * height * 3` bytes, rows packed.
-    pub data: Bytes,
+    /// The decoded picture, sharing the decoder's buffer: I420 from libav, NV12 from NVIDIA,
+    /// at the camera's resolution unless the decoder was asked to scale.
+    pub picture: Picture,
     /// The stream's resolution, to scale boxes back to source pixels.
     pub source_size: (u32, u32),
     pub luma: LumaStats,
-    /// The full-size decoder output, if the decoder was asked to keep it.
+    /// The full-size decoder output (the same buffer as `picture` unless the decoder scales),
+    /// if the decoder was asked to keep it.
     pub source: Option<SourcePicture>,
 }
 
@@ -209,7 +232,7 @@ impl fmt::Debug for Frame {
             .field("captured_at", &self.captured_at)
             .field("capture_clock", &self.capture_clock)
             .field("keyframe", &self.keyframe)
-            .field("size", &(self.width, self.height))
+            .field("picture", &self.picture)
             .field("source_size", &self.source_size)
             .field("luma_mean", &self.luma.mean)
             .field("source", &self.source)
@@ -245,6 +268,34 @@ mod tests {
         assert_eq!(t.thumbnail[7], 255);
         assert!(t.thumbnail_difference(&s) > 100.0);
         assert_eq!(s.thumbnail_difference(&s), 0.0);
+    }
+
+    #[test]
+    fn luma_of_yuv_comes_from_the_y_plane_in_full_range() {
+        use bytes::Bytes;
+        use xueliang_core::picture::Colorimetry;
+        // 64x32 I420 with 8 bytes of row padding: left half black (Y 16), right half white
+        // (Y 235), neutral chroma.
+        let (w, h, stride) = (64usize, 32usize, 72usize);
+        let mut y = vec![0u8; stride * h];
+        for row in 0..h {
+            y[row * stride..row * stride + w / 2].fill(16);
+            y[row * stride + w / 2..row * stride + w].fill(235);
+        }
+        let chroma = || (Bytes::from(vec![128u8; 40 * 16]), 40);
+        let p = Picture::i420(
+            w as u32,
+            h as u32,
+            [(Bytes::from(y), stride), chroma(), chroma()],
+            Colorimetry::default(),
+        );
+        let s = LumaStats::from_picture(&p.view());
+        assert!((s.mean - 127.5).abs() < 2.0, "{}", s.mean);
+        assert!(s.variance > 16_000.0, "{}", s.variance);
+        assert_eq!((s.thumbnail[0], s.thumbnail[7]), (0, 255));
+        // The same picture as BGR gives the same statistics.
+        let b = LumaStats::from_bgr(&p.view().to_bgr(), w as u32, h as u32);
+        assert!(b.thumbnail_difference(&s) < 1.0);
     }
 
     #[test]

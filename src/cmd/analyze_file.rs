@@ -11,7 +11,7 @@ use anyhow::{Context, anyhow};
 use serde_json::json;
 use std::io::Write;
 use std::time::Duration;
-use xueliang_analyzer::detector::{Detector, DetectorOptions, FrameRef};
+use xueliang_analyzer::detector::{Detector, DetectorOptions, PictureRef};
 use xueliang_analyzer::model::resolve_model;
 use xueliang_analyzer::rules::RuleEngine;
 use xueliang_analyzer::tracker::{Tracker, TrackerConfig};
@@ -95,7 +95,7 @@ pub fn run(args: AnalyzeFileArgs) -> anyhow::Result<()> {
     for frame in decoder {
         let frame = frame?;
         let size = [frame.width, frame.height];
-        let dets = detector.detect(FrameRef::packed(frame.width, frame.height, &frame.bgr))?;
+        let dets = detector.detect(PictureRef::bgr(frame.width, frame.height, &frame.bgr))?;
         tracker.set_frame_size(size);
         tracked.clear();
         tracker.update_into(Duration::from_secs_f64(frame.pts_s), &dets, &mut tracked);

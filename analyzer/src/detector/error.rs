@@ -1,6 +1,6 @@
 //! Detector errors: each names the model, the file or the setting involved and what to do.
 
-use super::FrameError;
+use super::PictureError;
 use crate::model::ModelError;
 use std::path::PathBuf;
 
@@ -51,7 +51,7 @@ pub enum DetectorError {
         message: String,
     },
     #[error("frame {index} of the batch is unusable: {source}")]
-    Frame { index: usize, source: FrameError },
+    Frame { index: usize, source: PictureError },
     #[error("inference failed on a batch of {batch} with model {model}: {message}")]
     Inference {
         model: String,

@@ -31,6 +31,6 @@ pub mod runtime;
 mod session;
 
 pub use error::DetectorError;
-pub use frame::{DetectInput, FrameError, FrameRef, TaggedFrame};
+pub use frame::{DetectInput, PictureError, PictureRef, TaggedFrame};
 pub use pool::{Detected, DetectorPool, PoolOptions, SubmitError, Submitter};
 pub use session::{Detector, DetectorOptions, StageTimes};

@@ -13,7 +13,7 @@
 
 use super::postprocess::{self, Candidate, DecodeParams, LevelOutput};
 use super::preprocess::Resizer;
-use super::{DetectorError, FrameRef, runtime};
+use super::{DetectorError, PictureRef, runtime};
 use crate::model::{ModelSpec, ResolvedModel};
 use crate::types::Detection;
 use ort::session::Session;
@@ -182,7 +182,7 @@ impl Detector {
     }
 
     /// Detections for one frame.
-    pub fn detect(&mut self, frame: FrameRef<'_>) -> Result<Vec<Detection>, DetectorError> {
+    pub fn detect(&mut self, frame: PictureRef<'_>) -> Result<Vec<Detection>, DetectorError> {
         Ok(self.detect_batch(&[frame])?.pop().unwrap_or_default())
     }
 
@@ -190,7 +190,7 @@ impl Detector {
     /// frames run as several batches. Every frame is checked before anything runs.
     pub fn detect_batch(
         &mut self,
-        frames: &[FrameRef<'_>],
+        frames: &[PictureRef<'_>],
     ) -> Result<Vec<Vec<Detection>>, DetectorError> {
         for (index, f) in frames.iter().enumerate() {
             f.check()
@@ -206,7 +206,7 @@ impl Detector {
 
     fn run_chunk(
         &mut self,
-        frames: &[FrameRef<'_>],
+        frames: &[PictureRef<'_>],
         all: &mut Vec<Vec<Detection>>,
     ) -> Result<(), DetectorError> {
         let n = frames.len();

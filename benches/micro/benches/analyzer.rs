@@ -1,8 +1,9 @@
 //! Criterion micro-benchmarks of the analyzer's per-frame hot paths, on the synthetic inputs of
 //! `xueliang_microbench` (see its module docs for what makes them realistic):
 //!
-//! - `preprocess`: `Resizer::run`, a BGR frame → the 416×416 NCHW tensor slot (768×576 like
-//!   `vtest.avi`, 1080p, and the same-size fast path).
+//! - `preprocess`: `Resizer::run`, a frame → the 416×416 NCHW tensor slot: BGR (768×576 like
+//!   `vtest.avi`, 1080p, and the same-size fast path) and the decoder's own I420 (360p, 576p,
+//!   1080p: resize and colour conversion fused, what the live pipeline runs).
 //! - `postprocess`: GFL decoding and class-wise NMS of NanoDet-m 416's three-level head output
 //!   (3,549 cells × 80 classes): the whole `decode`, and its two halves on their own.
 //! - `tracker`: one `Tracker::update_into` of a street with 20 (and 60) moving objects at 2 fps.
@@ -18,7 +19,7 @@
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
-use xueliang_analyzer::detector::FrameRef;
+use xueliang_analyzer::detector::PictureRef;
 use xueliang_analyzer::detector::postprocess::{
     DecodeParams, collect_candidates, decode, nms_in_place,
 };
@@ -27,9 +28,9 @@ use xueliang_analyzer::model::{ModelSpec, builtin_manifest};
 use xueliang_analyzer::rules::RuleEngine;
 use xueliang_analyzer::tracker::{Tracker, TrackerConfig};
 use xueliang_analyzer::types::Observation;
-use xueliang_microbench::bgr_frame;
 use xueliang_microbench::head::synthetic_head;
 use xueliang_microbench::scene::{Scene, camera_rules, observations, street};
+use xueliang_microbench::{bgr_frame, i420_frame};
 
 /// 2 fps: the middle of the analyzer's 0.5–5 samples per second.
 const PERIOD: Duration = Duration::from_millis(500);
@@ -47,13 +48,24 @@ fn preprocess(c: &mut Criterion) {
     let mut g = c.benchmark_group("preprocess");
     for (w, h) in [(768, 576), (1920, 1080), (416, 416)] {
         let data = bgr_frame(w, h, 1);
-        let frame = FrameRef::packed(w, h, &data);
+        let frame = PictureRef::bgr(w, h, &data);
         frame.check().expect("the bench frame is well-formed");
         let mut resizer = Resizer::new(&spec);
         let mut out = vec![0.0f32; resizer.slot_len()];
         g.bench_function(BenchmarkId::new("resizer_run", format!("{w}x{h}")), |b| {
             b.iter(|| resizer.run(black_box(&frame), black_box(&mut out)))
         });
+    }
+    for (w, h) in [(640, 360), (768, 576), (1920, 1080)] {
+        let planes = i420_frame(w, h, 1);
+        let frame = planes.view();
+        frame.check().expect("the bench frame is well-formed");
+        let mut resizer = Resizer::new(&spec);
+        let mut out = vec![0.0f32; resizer.slot_len()];
+        g.bench_function(
+            BenchmarkId::new("resizer_run_i420", format!("{w}x{h}")),
+            |b| b.iter(|| resizer.run(black_box(&frame), black_box(&mut out))),
+        );
     }
     g.finish();
 }

@@ -48,6 +48,42 @@ impl Rng {
     }
 }
 
+/// An I420 frame as a decoder hands it over (gradient plus noise in Y, smooth chroma), with
+/// rows padded to a 32-byte stride like libav's.
+pub fn i420_frame(w: u32, h: u32, seed: u64) -> xueliang_core::picture::Picture {
+    use xueliang_core::picture::{Colorimetry, Picture};
+    let mut rng = Rng::new(seed);
+    let (w, h) = (w as usize, h as usize);
+    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+    let (ys, cs) = (w.next_multiple_of(32), cw.next_multiple_of(32));
+    let mut y = vec![0u8; ys * h];
+    for row in 0..h {
+        for x in 0..w {
+            let base = 16 + (x * 219 / w.max(1) + row * 219 / h.max(1)) / 2;
+            y[row * ys + x] = (base as f64 + rng.range(-8.0, 8.0)).clamp(16.0, 235.0) as u8;
+        }
+    }
+    let chroma = |phase: usize| -> Vec<u8> {
+        let mut p = vec![0u8; cs * ch];
+        for row in 0..ch {
+            for x in 0..cw {
+                p[row * cs + x] = (64 + (x * 3 + row * 2 + phase) % 128) as u8;
+            }
+        }
+        p
+    };
+    Picture::i420(
+        w as u32,
+        h as u32,
+        [
+            (y.into(), ys),
+            (chroma(0).into(), cs),
+            (chroma(40).into(), cs),
+        ],
+        Colorimetry::default(),
+    )
+}
+
 /// A packed BGR24 frame (`3 * w * h` bytes) with a gradient plus noise: the resize does no
 /// data-dependent work, but a constant frame would invite the optimiser to cheat.
 pub fn bgr_frame(w: u32, h: u32, seed: u64) -> Vec<u8> {

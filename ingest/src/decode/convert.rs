@@ -1,47 +1,89 @@
-//! Getting packed BGR bytes out of GStreamer buffers.
+//! Getting pixels out of GStreamer buffers.
 //!
 //! GStreamer may pad rows (strides rounded to 4 bytes, or a decoder's own alignment carried in
-//! a `VideoMeta`), so pixels are always read through a mapped [`VideoFrame`], which honours
-//! both. When rows are already packed the bytes are shared with the buffer, not copied.
+//! a `VideoMeta`) and may place planes anywhere in the buffer, so pixels are always read
+//! through a mapped [`VideoFrame`], which honours both. The decoder's buffer is mapped once and
+//! its planes are shared as [`Bytes`], not copied.
+
+use std::sync::Arc;
 
 use bytes::Bytes;
 use gst_video::prelude::*;
 use gst_video::{VideoFormat, VideoFrame, VideoInfo, video_frame::Readable};
 use gstreamer as gst;
 use gstreamer_video as gst_video;
+use xueliang_core::picture::{Colorimetry, Picture, YuvMatrix, YuvRange};
 
 use super::DecodeError;
 
-/// Plane 0 of a mapped frame, owned: keeps the buffer mapped for as long as the bytes live.
-struct Plane0(VideoFrame<Readable>);
+/// One plane of a mapped frame, owned: keeps the buffer mapped for as long as any plane lives.
+struct MappedPlane(Arc<VideoFrame<Readable>>, u32);
 
-impl AsRef<[u8]> for Plane0 {
+impl AsRef<[u8]> for MappedPlane {
     fn as_ref(&self) -> &[u8] {
-        self.0.plane_data(0).unwrap_or(&[])
+        self.0.plane_data(self.1).unwrap_or(&[])
     }
 }
 
-/// Packed BGR bytes (`width * height * 3`) of a BGR buffer; shares the buffer when possible.
-pub(crate) fn packed_bgr(buffer: gst::Buffer, info: &VideoInfo) -> Result<Bytes, DecodeError> {
-    debug_assert_eq!(info.format(), VideoFormat::Bgr);
+/// The caps' colour matrix and range, as the pre-processor needs them.
+fn colorimetry(info: &VideoInfo) -> Colorimetry {
+    let c = info.colorimetry();
+    Colorimetry {
+        matrix: match c.matrix() {
+            gst_video::VideoColorMatrix::Bt709 => YuvMatrix::Bt709,
+            _ => YuvMatrix::Bt601,
+        },
+        range: match c.range() {
+            gst_video::VideoColorRange::Range0_255 => YuvRange::Full,
+            _ => YuvRange::Limited,
+        },
+    }
+}
+
+/// A decoded I420, NV12 or BGR buffer as a [`Picture`] sharing the buffer's memory.
+pub(crate) fn picture(buffer: gst::Buffer, info: &VideoInfo) -> Result<Picture, DecodeError> {
     let frame = VideoFrame::from_buffer_readable(buffer, info)
-        .map_err(|_| DecodeError::Convert("cannot map the decoded BGR buffer".into()))?;
-    let (w, h) = (frame.width() as usize, frame.height() as usize);
-    let row = w * 3;
-    let stride = frame.plane_stride()[0] as usize;
-    let data = frame
-        .plane_data(0)
+        .map_err(|_| DecodeError::Convert("cannot map the decoded buffer".into()))?;
+    let (w, h) = (frame.width(), frame.height());
+    let strides: Vec<usize> = frame.plane_stride().iter().map(|&s| s as usize).collect();
+    let format = frame.format();
+    let frame = Arc::new(frame);
+    let plane = |i: u32| -> Result<(Bytes, usize), DecodeError> {
+        frame
+            .plane_data(i)
+            .map_err(|e| DecodeError::Convert(format!("{format:?} plane {i}: {e}")))?;
+        Ok((
+            Bytes::from_owner(MappedPlane(frame.clone(), i)),
+            strides[i as usize],
+        ))
+    };
+    let pic = match format {
+        VideoFormat::I420 => {
+            Picture::i420(w, h, [plane(0)?, plane(1)?, plane(2)?], colorimetry(info))
+        }
+        VideoFormat::Nv12 => Picture::nv12(w, h, plane(0)?, plane(1)?, colorimetry(info)),
+        VideoFormat::Bgr => {
+            let (data, stride) = plane(0)?;
+            if stride == 3 * w as usize {
+                Picture::bgr(w, h, data)
+            } else {
+                Picture::bgr(
+                    w,
+                    h,
+                    Bytes::from(copy_rows(&data, 3 * w as usize, stride, h as usize)),
+                )
+            }
+        }
+        other => {
+            return Err(DecodeError::Convert(format!(
+                "decoder produced {other:?}; expected I420, NV12 or BGR"
+            )));
+        }
+    };
+    pic.view()
+        .check()
         .map_err(|e| DecodeError::Convert(e.to_string()))?;
-    if data.len() < stride * (h.saturating_sub(1)) + row {
-        return Err(DecodeError::Convert(format!(
-            "BGR plane of {} bytes is too small for {w}x{h} at stride {stride}",
-            data.len()
-        )));
-    }
-    if stride == row {
-        return Ok(Bytes::from_owner(Plane0(frame)).slice(..row * h));
-    }
-    Ok(Bytes::from(copy_rows(data, row, stride, h)))
+    Ok(pic)
 }
 
 fn copy_rows(data: &[u8], row: usize, stride: usize, rows: usize) -> Vec<u8> {
@@ -85,7 +127,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn padded_rows_are_repacked_and_yuv_converts() {
+    fn planes_are_shared_with_their_strides_and_yuv_converts() {
         super::super::init().unwrap();
         // 3x2 BGR: rows of 9 bytes padded to a stride of 12 by GStreamer's default layout.
         let info = VideoInfo::builder(VideoFormat::Bgr, 3, 2).build().unwrap();
@@ -97,17 +139,29 @@ mod tests {
         for (i, b) in raw[12..21].iter_mut().enumerate() {
             *b = 100 + i as u8;
         }
-        let bytes = packed_bgr(gst::Buffer::from_mut_slice(raw), &info).unwrap();
-        assert_eq!(bytes.len(), 18);
-        assert_eq!(&bytes[..9], &[0, 1, 2, 3, 4, 5, 6, 7, 8]);
-        assert_eq!(bytes[9], 100);
+        let pic = picture(gst::Buffer::from_mut_slice(raw), &info).unwrap();
+        let bgr = pic.view().to_bgr();
+        assert_eq!(bgr.len(), 18);
+        assert_eq!(&bgr[..9], &[0, 1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(bgr[9], 100);
 
-        // A mid-grey I420 picture converts to grey BGR at any size.
-        let yuv = VideoInfo::builder(VideoFormat::I420, 16, 16)
-            .build()
-            .unwrap();
+        // 6x4 I420: planes keep GStreamer's strides (Y 8, chroma 4) and their content.
+        let yuv = VideoInfo::builder(VideoFormat::I420, 6, 4).build().unwrap();
         let mut raw = vec![128u8; yuv.size()];
-        raw[..256].fill(126);
+        let y_len = yuv.offset()[1];
+        raw[..y_len].fill(126);
+        let pic = picture(gst::Buffer::from_mut_slice(raw.clone()), &yuv).unwrap();
+        let view = pic.view();
+        let xueliang_core::picture::Pixels::I420 { y, u, .. } = view.pixels else {
+            panic!("{:?}", view.format())
+        };
+        assert_eq!(
+            (y.stride, u.stride),
+            (yuv.stride()[0] as usize, yuv.stride()[1] as usize)
+        );
+        assert!(y.row(3, 6).iter().all(|&v| v == 126));
+
+        // And the GStreamer converter (evidence) turns it into grey BGR at any size.
         let bgr = to_bgr(&gst::Buffer::from_mut_slice(raw), &yuv, Some((8, 4))).unwrap();
         assert_eq!(bgr.len(), 8 * 4 * 3);
         assert!(bgr.iter().all(|&v| (110..=140).contains(&v)), "{bgr:?}");

@@ -21,7 +21,7 @@ use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 use xueliang_core::config::Sampling;
 
-use super::convert::packed_bgr;
+use super::convert::picture;
 use super::{DecodeError, make};
 use crate::sampler::Pacer;
 
@@ -308,11 +308,11 @@ impl Iterator for FileDecoder {
                 Ok(i) => i,
                 Err(e) => return Some(Err(self.error(e.to_string()))),
             };
-            return Some(packed_bgr(buffer, &info).map(|data| FileFrame {
+            return Some(picture(buffer, &info).map(|p| FileFrame {
                 pts_s,
                 width: info.width(),
                 height: info.height(),
-                bgr: Vec::from(data),
+                bgr: p.view().to_bgr(),
             }));
         }
     }

@@ -3,20 +3,23 @@
 //!
 //! Design decisions:
 //! - **One small pipeline per camera, fed by a plain pad push, on a shared worker thread.**
-//!   `feed pad → h264parse/h265parse → avdec_h26x (1 thread) → [pacer probe] → videoscale →
-//!   videoconvert → BGR appsink`. The feed pad is a free-standing source pad, the way GStreamer's
+//!   `feed pad → h264parse/h265parse → avdec_h26x (1 thread) → [pacer probe] → videoconvert
+//!   (passthrough for I420/NV12) → appsink`. The feed pad is a free-standing source pad, the way GStreamer's
 //!   own unit tests feed elements, instead of an `appsrc`: `appsrc` would give every camera its
 //!   own streaming thread and a queue hop per frame. With a pad push the worker thread that owns
 //!   the camera runs the whole chain synchronously, and the appsink callback fires on that same
 //!   thread before `push` returns. So a pool of N workers uses N threads for any number of
 //!   cameras, and parallelism comes from cameras, not from libav's frame threads
 //!   (`max-threads=1` also avoids libav's frame-threading delay).
-//! - **Scale before convert** (`videoscale` on YUV, then `videoconvert` to BGR on the small
-//!   picture): 1.6–1.7× cheaper than the reverse at 720p/1080p (`shared/MEDIA.md`). Fixed output
-//!   width and height stretch the picture (the pixel aspect ratio changes), which is what
-//!   NanoDet's 416×416 input wants; letterboxing would be the analyzer's choice.
+//! - **The decoder's own pictures, not BGR at the model's size.** The stage emits the decoded
+//!   YUV buffer as it is (mapped, shared, not copied); the detector's pre-processor resizes and
+//!   converts it into its input tensor in the pass that normalises it anyway. `videoscale`
+//!   and `videoconvert` to 416×416 BGR here cost as much again as decoding a 360p keyframe
+//!   (keyframe stage at 0.61× the raw decoder) and wrote a picture only to be read once more.
+//!   [`OutputSize::Fixed`] still scales in the pipeline (in YUV) for deployments that would
+//!   rather not queue full-size pictures (4K cameras: 12 MB each).
 //! - **Hardware decode when present.** [`Accel::Auto`] uses `nvh264dec`/`nvh265dec` when the
-//!   plugin is installed (it outputs system memory here because `videoscale` only accepts it),
+//!   plugin is installed (NV12 in system memory, which the pre-processor reads directly),
 //!   else `avdec_h264`/`avdec_h265`.
 //! - **Bounded everywhere.** Each camera's decoder input holds at most a few dozen encoded
 //!   frames (beyond that the session drops and waits for the next keyframe); the output goes to
@@ -58,7 +61,7 @@ impl Codec {
         }
     }
 
-    fn caps(self) -> gst::Caps {
+    pub(crate) fn caps(self) -> gst::Caps {
         let media = match self {
             Codec::H264 => "video/x-h264",
             Codec::H265 => "video/x-h265",
@@ -69,7 +72,7 @@ impl Codec {
             .build()
     }
 
-    fn parser(self) -> &'static str {
+    pub(crate) fn parser(self) -> &'static str {
         match self {
             Codec::H264 => "h264parse",
             Codec::H265 => "h265parse",
@@ -91,12 +94,12 @@ impl Codec {
     }
 }
 
-/// Size of the BGR pictures a decoder emits.
+/// Size of the pictures a decoder emits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputSize {
-    /// The stream's own resolution (no scaling).
+    /// The stream's own resolution (no scaling): the default.
     Source,
-    /// Stretched to exactly this size, e.g. the detector's 416×416.
+    /// Stretched to exactly this size in the pipeline (in YUV, before the appsink).
     Fixed { width: u32, height: u32 },
 }
 
@@ -115,8 +118,9 @@ pub enum Accel {
 pub struct DecoderOptions {
     pub output: OutputSize,
     /// Keep a reference to the full-size decoded picture in [`crate::Frame::source`] (no copy,
-    /// no conversion; costs memory while the frame is queued). Default on: evidence snapshots
-    /// want the full picture.
+    /// no conversion; with [`OutputSize::Source`] it is the emitted picture itself, so free;
+    /// when the pipeline scales it pins the full-size buffer while the frame is queued).
+    /// Default on: evidence snapshots want the full picture.
     pub keep_source: bool,
     pub accel: Accel,
 }
@@ -124,10 +128,7 @@ pub struct DecoderOptions {
 impl Default for DecoderOptions {
     fn default() -> Self {
         DecoderOptions {
-            output: OutputSize::Fixed {
-                width: 416,
-                height: 416,
-            },
+            output: OutputSize::Source,
             keep_source: true,
             accel: Accel::Auto,
         }

@@ -14,10 +14,10 @@ use tokio::sync::mpsc;
 use xueliang_core::CameraId;
 use xueliang_core::config::Sampling;
 
-use super::convert::packed_bgr;
+use super::convert::picture;
 use super::pool::EncodedUnit;
 use super::{Codec, DecodeError, DecoderOptions, OutputSize, decoder_element, make};
-use crate::frame::{CaptureClock, Frame, LumaStats, PixelFormat, SourcePicture};
+use crate::frame::{CaptureClock, Frame, LumaStats, SourcePicture};
 use crate::sampler::Pacer;
 use crate::stats::{CameraCounters, DropReason};
 
@@ -43,7 +43,11 @@ struct Shared {
     pacer: Pacer,
     source_info: Option<gst_video::VideoInfo>,
     pending_source: Option<SourcePicture>,
-    bgr_info: Option<(gst::Caps, gst_video::VideoInfo)>,
+    out_info: Option<(gst::Caps, gst_video::VideoInfo)>,
+    /// Keep the decoder's picture for evidence ([`DecoderOptions::keep_source`]).
+    keep_source: bool,
+    /// The pipeline scales, so the emitted picture is not the source picture.
+    scales: bool,
 }
 
 impl Shared {
@@ -113,6 +117,7 @@ impl StreamDecoder {
             dec.set_property("max-threads", 1i32);
         }
         let mut chain = vec![parse.clone(), dec.clone()];
+        let scales = matches!(opts.output, OutputSize::Fixed { .. });
         if let OutputSize::Fixed { width, height } = opts.output {
             let scale = make("videoscale")?;
             scale.set_property("add-borders", false);
@@ -139,12 +144,16 @@ impl StreamDecoder {
             pacer: Pacer::new(sampling),
             source_info: None,
             pending_source: None,
-            bgr_info: None,
+            out_info: None,
+            keep_source: opts.keep_source,
+            scales,
         }));
         let sink = gst_app::AppSink::builder()
             .caps(
                 &gst::Caps::builder("video/x-raw")
-                    .field("format", "BGR")
+                    // The decoders' own formats: videoconvert passes them through untouched
+                    // and converts only an unusual one (4:2:2, 10-bit).
+                    .field("format", gst::List::new(["I420", "NV12"]))
                     .build(),
             )
             .sync(false)
@@ -175,7 +184,6 @@ impl StreamDecoder {
             .map_err(|e| fail(format!("cannot assemble: {e}")))?;
         gst::Element::link_many(&all).map_err(|e| fail(format!("cannot link: {e}")))?;
 
-        let keep_source = opts.keep_source;
         let dec_src = dec
             .static_pad("src")
             .ok_or_else(|| fail(format!("{decoder} has no src pad")))?;
@@ -190,11 +198,11 @@ impl StreamDecoder {
                         let pts = buffer.pts().map(duration).unwrap_or_default();
                         let mut s = lock(&shared);
                         if !s.pacer.admit(pts) {
-                            // Not due: no scale, no convert, no BGR buffer.
+                            // Not due: nothing downstream, no frame.
                             s.take(pts, &counters);
                             return gst::PadProbeReturn::Drop;
                         }
-                        s.pending_source = if keep_source {
+                        s.pending_source = if s.keep_source && s.scales {
                             s.source_info.clone().map(|info| SourcePicture {
                                 buffer: buffer.clone(),
                                 info,
@@ -357,34 +365,40 @@ fn emit(
     let pts = buffer.pts().map(duration).unwrap_or_default();
     let (info, meta, source, source_size) = {
         let mut s = lock(shared);
-        let info = match &s.bgr_info {
+        let info = match &s.out_info {
             Some((c, info)) if c.as_ptr() == caps.as_ptr() => info.clone(),
             _ => match gst_video::VideoInfo::from_caps(caps) {
                 Ok(info) => {
-                    s.bgr_info = Some((caps.to_owned(), info.clone()));
+                    s.out_info = Some((caps.to_owned(), info.clone()));
                     info
                 }
                 Err(_) => return,
             },
         };
         let meta = s.take(pts, counters);
-        let source = s.pending_source.take();
+        let source = match s.pending_source.take() {
+            Some(p) => Some(p),
+            None if s.keep_source && !s.scales => Some(SourcePicture {
+                buffer: buffer.clone(),
+                info: info.clone(),
+            }),
+            None => None,
+        };
         let source_size = s
             .source_info
             .as_ref()
             .map_or((info.width(), info.height()), |i| (i.width(), i.height()));
         (info, meta, source, source_size)
     };
-    let data = match packed_bgr(buffer, &info) {
-        Ok(d) => d,
+    let picture = match picture(buffer, &info) {
+        Ok(p) => p,
         Err(e) => {
             counters.decode_errors.add(1);
             tracing::debug!(camera = %camera, error = %e, "unusable decoded picture");
             return;
         }
     };
-    let (width, height) = (info.width(), info.height());
-    let luma = LumaStats::from_bgr(&data, width, height);
+    let luma = LumaStats::from_picture(&picture.view());
     let meta = meta.unwrap_or_else(|| UnitMeta {
         pts,
         keyframe: false,
@@ -403,10 +417,7 @@ fn emit(
         received_at: meta.received_at,
         decoded_at,
         keyframe: meta.keyframe,
-        width,
-        height,
-        format: PixelFormat::Bgr,
-        data,
+        picture,
         source_size,
         luma,
         source,

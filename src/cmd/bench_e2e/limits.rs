@@ -117,7 +117,7 @@ pub fn best_ort(a: &[OrtLimit], b: &[OrtLimit]) -> Vec<OrtLimit> {
 pub const VTEST_AVI: &str = "/usr/share/doc/opencv-doc/examples/data/vtest.avi";
 
 pub fn ort(cfg: &AnalyzerConfig, seconds: f64) -> anyhow::Result<Vec<OrtLimit>> {
-    use xueliang_analyzer::detector::{Detector, DetectorOptions, FrameRef};
+    use xueliang_analyzer::detector::{Detector, DetectorOptions, PictureRef};
     use xueliang_analyzer::model::resolve_model;
     use xueliang_ingest::decode::{FileDecodeOptions, FileDecoder};
 
@@ -147,9 +147,9 @@ pub fn ort(cfg: &AnalyzerConfig, seconds: f64) -> anyhow::Result<Vec<OrtLimit>> 
     batches.dedup();
     let mut out = Vec::new();
     for batch in batches {
-        let refs: Vec<FrameRef<'_>> = frames[..batch]
+        let refs: Vec<PictureRef<'_>> = frames[..batch]
             .iter()
-            .map(|f| FrameRef::packed(f.width, f.height, &f.bgr))
+            .map(|f| PictureRef::bgr(f.width, f.height, &f.bgr))
             .collect();
         // Warm-up; also fills the input buffer run_raw reads.
         det.detect_batch(&refs)?;
