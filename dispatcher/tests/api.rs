@@ -159,7 +159,7 @@ impl Server {
             .route(&a, self.dep.inventory.camera(&a.camera_id));
         let ins = self
             .store
-            .insert_batch(vec![AlertRecord { alert: a, route }])
+            .insert_batch(vec![AlertRecord::new(a, route)].into())
             .await
             .unwrap()
             .pop()

@@ -56,7 +56,7 @@ fn alert(cam: &str, ev: EventType, sev: Severity, at: DateTime<Utc>) -> AlertV1 
 
 fn record(dep: &Deployment, a: AlertV1) -> AlertRecord {
     let route = dep.router.route(&a, dep.inventory.camera(&a.camera_id));
-    AlertRecord { alert: a, route }
+    AlertRecord::new(a, route)
 }
 
 fn operator(user: &str) -> Actor {
@@ -151,6 +151,106 @@ async fn alerts_group_into_incidents_within_the_window() {
         let after = put(&env, s, alert(CAM_FUTIAN, crowd, Severity::Minor, at(760))).await;
         assert_eq!(after.incident.unwrap().kind, ChangeKind::Created, "{name}");
         assert_eq!(s.alert_count().await.unwrap(), 6, "{name}");
+    }
+}
+
+/// One batch groups in memory (one read per incident, one write-back); the result must be
+/// exactly what alerts stored one at a time give, and every change it reports must be what
+/// the store reads back.
+#[tokio::test]
+async fn a_batch_groups_exactly_like_alerts_one_at_a_time() {
+    let env = env();
+    let base = t0() - chrono::Duration::minutes(60);
+    let at = |secs: i64| base + chrono::Duration::seconds(secs);
+    let crowd = EventType::CrowdGathering;
+    let loiter = EventType::Loitering;
+    // Two cameras, two event types; joins, an out-of-order alert inside the window, a
+    // severity raise, a gap beyond the 300 s window (a second incident while the first stays
+    // open), and a duplicate inside the batch.
+    let script = [
+        (CAM_FUTIAN, crowd, Severity::Minor, 0),
+        (CAM_FUTIAN, crowd, Severity::Minor, 100),
+        (CAM_XIANGMIHU, crowd, Severity::Minor, 120),
+        (CAM_FUTIAN, loiter, Severity::Major, 130),
+        (CAM_FUTIAN, crowd, Severity::Critical, 200),
+        (CAM_FUTIAN, crowd, Severity::Minor, 150),
+        (CAM_FUTIAN, crowd, Severity::Minor, 900),
+        (CAM_FUTIAN, crowd, Severity::Minor, 950),
+        (CAM_XIANGMIHU, crowd, Severity::Minor, 300),
+        (CAM_FUTIAN, loiter, Severity::Minor, 140),
+    ];
+    let alerts: Vec<AlertV1> = script
+        .iter()
+        .map(|&(cam, ev, sev, t)| alert(cam, ev, sev, at(t)))
+        .collect();
+    let mut batch: Vec<AlertRecord> = alerts.iter().map(|a| record(&env.dep, a.clone())).collect();
+    batch.push(batch[1].clone());
+    for (name, store) in &env.stores {
+        // One alert already stored before the batch: its incident is read, then joined.
+        let s = store.as_ref();
+        put(&env, s, alerts[0].clone()).await;
+        let results = s.insert_batch(batch.clone().into()).await.unwrap();
+        assert_eq!(results.len(), batch.len());
+        assert!(!results[0].new, "{name}: stored before the batch");
+        assert!(
+            !results[batch.len() - 1].new,
+            "{name}: duplicate inside the batch"
+        );
+        let mut ids = Vec::new();
+        for (i, r) in results.iter().enumerate().take(alerts.len()).skip(1) {
+            let change = r.incident.as_ref().unwrap();
+            ids.push(change.incident.id);
+            // The change is a snapshot of the incident right after this alert joined; the
+            // incident's final state is read back below.
+            assert_eq!(change.incident.camera_id, alerts[i].camera_id, "{name}");
+        }
+        // Alerts 1, 4 and 5 (out of order) joined the first crowd incident; 6 opened another,
+        // 7 joined that; 8 joined the other camera's; 9 its loitering incident.
+        let first_crowd = ids[0];
+        assert_eq!([ids[3], ids[4]], [first_crowd, first_crowd], "{name}");
+        assert_ne!(ids[5], first_crowd, "{name}: 900 s is beyond the window");
+        assert_eq!(ids[6], ids[5], "{name}");
+        assert_eq!(ids[7], ids[1], "{name}: the other camera's incident");
+        assert_eq!(ids[8], ids[2], "{name}: loitering joins its own incident");
+        for r in results.iter().filter(|r| r.new) {
+            let change = r.incident.as_ref().unwrap();
+            let (stored, desks) = s.get_incident(change.incident.id).await.unwrap().unwrap();
+            // The last change of each incident in the batch is its stored state.
+            let last = results
+                .iter()
+                .filter_map(|r| r.incident.as_ref())
+                .rfind(|c| c.incident.id == change.incident.id)
+                .unwrap();
+            let mut summary = stored.clone();
+            summary.alert_ids.clear();
+            summary.history.clear();
+            assert_eq!(last.incident, summary, "{name}");
+            assert_eq!(
+                last.desks,
+                desks.iter().map(|(d, _)| d.clone()).collect::<Vec<_>>()
+            );
+        }
+        let (crowd1, _) = s.get_incident(first_crowd).await.unwrap().unwrap();
+        assert_eq!(crowd1.alert_count, 4, "{name}: alerts 0, 1, 4 and 5");
+        assert_eq!(crowd1.first_seen, at(0));
+        assert_eq!(crowd1.last_seen, at(200));
+        assert_eq!(
+            crowd1.priority,
+            Priority::P1,
+            "{name}: the critical alert raised it"
+        );
+        assert_eq!(crowd1.alert_ids.len(), 4);
+        let (crowd2, _) = s.get_incident(ids[5]).await.unwrap().unwrap();
+        assert_eq!(
+            (crowd2.alert_count, crowd2.first_seen, crowd2.last_seen),
+            (2, at(900), at(950))
+        );
+        assert_eq!(crowd2.history.len(), 1, "{name}: opened, audited once");
+        assert_eq!(
+            s.alert_count().await.unwrap(),
+            alerts.len() as u64,
+            "{name}"
+        );
     }
 }
 

@@ -22,16 +22,16 @@ async fn insert_is_idempotent_on(dep: &support::Deployment, store: &dyn Store) {
         .map(|a| {
             let cam = dep.inventory.camera(&a.camera_id);
             let route = dep.router.route(&a, cam);
-            AlertRecord { alert: a, route }
+            AlertRecord::new(a, route)
         })
         .collect();
 
-    let first = store.insert_batch(batch.clone()).await.unwrap();
+    let first = store.insert_batch(batch.clone().into()).await.unwrap();
     assert!(first.iter().all(|i| i.new));
     // Same batch again, plus a duplicate inside one batch: nothing new.
     let mut again = batch.clone();
     again.push(batch[0].clone());
-    let second = store.insert_batch(again).await.unwrap();
+    let second = store.insert_batch(again.into()).await.unwrap();
     assert!(second.iter().all(|i| !i.new));
     assert_eq!(store.alert_count().await.unwrap(), 40);
     let one = store
@@ -117,4 +117,77 @@ async fn refuses_a_newer_schema() {
         .unwrap();
     let err = SqliteStore::open(&path, Synchronous::Full).unwrap_err();
     assert!(err.to_string().contains("schema version 99"), "{err}");
+}
+
+/// A database made by an older build (schema version 2: alerts WITHOUT ROWID) keeps every
+/// alert and route through migration 3 (alerts rebuilt as a rowid table), and foreign keys are
+/// enforced again afterwards.
+#[tokio::test]
+async fn version_2_database_migrates_to_a_rowid_alerts_table_keeping_its_rows() {
+    let dep = deployment();
+    let dir = scratch();
+    let path = db_path(dir.path());
+    let old = alerts(&dep, 2);
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(include_str!("../migrations/0001_alerts.sql"))
+            .unwrap();
+        c.execute_batch(include_str!("../migrations/0002_incidents.sql"))
+            .unwrap();
+        c.execute_batch("PRAGMA user_version=2").unwrap();
+        for a in &old {
+            let json = String::from_utf8(a.to_json()).unwrap();
+            c.execute(
+                "INSERT INTO alerts (alert_id, camera_id, event_type, severity, rule_id, \
+                 captured_at, received_at, desk_id, route_reason, json) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 'futian-ps', 'override', ?7)",
+                rusqlite::params![
+                    a.alert_id.to_string(),
+                    a.camera_id.as_str(),
+                    a.event_type.as_str(),
+                    a.severity.as_str(),
+                    a.rule_id,
+                    a.captured_at.to_rfc3339(),
+                    json
+                ],
+            )
+            .unwrap();
+            c.execute(
+                "INSERT INTO alert_routes (alert_id, desk_id, role) VALUES (?1, 'futian-ps', 'primary')",
+                [a.alert_id.to_string()],
+            )
+            .unwrap();
+        }
+    }
+    let store = SqliteStore::open(&path, Synchronous::Full).unwrap();
+    assert_eq!(store.alert_count().await.unwrap(), 2);
+    for a in &old {
+        let got = store.get_alert(a.alert_id).await.unwrap().unwrap();
+        assert_eq!(&got.alert, a);
+        assert_eq!(
+            got.routes,
+            [(DeskId::new("futian-ps").unwrap(), RouteRole::Primary)]
+        );
+    }
+    // New alerts go in as before.
+    for a in alerts(&dep, 3).into_iter().skip(2) {
+        let r = dep.router.route(&a, dep.inventory.camera(&a.camera_id));
+        assert!(store.insert_alert(&a, &r).await.unwrap().new);
+    }
+    assert_eq!(store.alert_count().await.unwrap(), 3);
+    drop(store);
+    let c = rusqlite::Connection::open(&path).unwrap();
+    let version: u32 = c
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert!(version >= 3, "{version}");
+    // Only a rowid table has a rowid.
+    let n: i64 = c
+        .query_row("SELECT COUNT(rowid) FROM alerts", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 3);
+    let dangling: Option<String> = c
+        .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+        .ok();
+    assert_eq!(dangling, None);
 }

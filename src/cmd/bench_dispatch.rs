@@ -12,7 +12,9 @@
 //!   another fresh group: alerts decoded, routed, grouped into incidents and committed per
 //!   second. (3) *Latency*: a fresh topic and a fresh dispatcher; a producer paced at
 //!   `--rate` stamps each alert just before handing it to librdkafka, and a subscriber of the
-//!   hub (what the desk WebSocket reads) records now − stamp for every push.
+//!   hub (what the desk's SSE stream reads) records now − stamp for every alert when the push
+//!   that carries it arrives (pushes are coalesced per incident per batch: a push whose
+//!   incident count grew by k carries that key's k oldest outstanding alerts).
 //! - **The same clock edges for raw and stage.** Both rates run from the first message
 //!   received to the last one done (read, resp. committed), so the consumer-group join — a
 //!   few seconds on tansu, unrelated to the work — stays out of both. The stage's edges come
@@ -20,10 +22,9 @@
 //!   metrics recorder this command installs: the dispatcher runs unmodified and unpolled
 //!   (polling `alert_count` would queue reads on the store thread being measured; the count
 //!   is checked once, at the end of each phase).
-//! - **Latency without changing the wire.** A push carries the incident, not the alert. The
-//!   bench stamps `captured_at = detected_at = published_at` at hand-over, so the incident's
-//!   `last_seen` (the newest alert of its camera and event type; those arrive in order, on
-//!   one partition) is the publish time of the alert that caused the push.
+//! - **Latency without changing the wire.** A push carries the incident, not the alert; the
+//!   bench keeps each alert's publish stamp and settles it when its incident's count shows it
+//!   arrived (alerts of one camera and event type arrive in order, on one partition).
 //! - **Production settings.** SQLite with `synchronous=FULL` on disk (one fsync per batch is
 //!   part of what is measured), the analyzer's producer settings (idempotent, acks=all,
 //!   linger 5 ms), keys = camera ids of the deployment's inventory.
@@ -696,7 +697,7 @@ struct Latency {
     max: f64,
 }
 
-/// A fresh topic and dispatcher; alerts paced at `rate`; alert → push per push.
+/// A fresh topic and dispatcher; alerts paced at `rate`; alert → push for every alert.
 #[allow(clippy::too_many_arguments)]
 async fn run_latency(
     o: &Options,
@@ -733,12 +734,20 @@ async fn run_latency(
         Ok(())
     })
     .await?;
+    // Pushes are coalesced per incident per batch, so alerts are counted through the
+    // incidents' cumulative alert counts, not one push each.
+    let mut counts = HashMap::new();
     let joined = tokio::time::timeout(Duration::from_secs(90), async {
         let mut got = 0;
         while got < WARM_UP {
             match warm.recv().await {
-                Ok(_) => got += 1,
-                Err(RecvError::Lagged(k)) => got += k as usize,
+                Ok(p) => {
+                    if let Push::Incident(c, _) = &*p {
+                        let prev = counts.insert(c.incident.id, c.incident.alert_count);
+                        got += (c.incident.alert_count - prev.unwrap_or(0)) as usize;
+                    }
+                }
+                Err(RecvError::Lagged(_)) => {}
                 Err(RecvError::Closed) => break,
             }
         }
@@ -757,19 +766,34 @@ async fn run_latency(
         );
     }
 
-    // The measured run: one subscriber, the paced producer.
+    // The measured run: one subscriber, the paced producer. The producer queues each alert's
+    // stamp under its camera and event type (one incident each here: the run is far shorter
+    // than the grouping window); a push whose incident count grew by k settles the k oldest
+    // stamps of that key, so every alert gets its own alert → push latency even when one push
+    // carries several alerts.
+    type Key = (CameraId, EventType);
+    let stamps: Arc<Mutex<HashMap<Key, std::collections::VecDeque<chrono::DateTime<Utc>>>>> =
+        Arc::default();
     let mut rx = hub.subscribe();
+    let pending = stamps.clone();
     let collector = tokio::spawn(async move {
-        let (mut lat, mut created, mut updated, mut lagged) = (Vec::new(), 0, 0, 0u64);
-        while lat.len() + (lagged as usize) < total {
+        let (mut lat, mut pushes, mut created, mut updated, mut lagged) =
+            (Vec::new(), 0usize, 0, 0, 0u64);
+        while lat.len() < total {
             match rx.recv().await {
                 Ok(p) => {
                     let now = Utc::now();
                     if let Push::Incident(c, _) = &*p {
-                        let ms = (now - c.incident.last_seen).num_microseconds().unwrap_or(0)
-                            as f64
-                            / 1e3;
-                        lat.push(ms);
+                        let inc = &c.incident;
+                        let prev = counts.insert(inc.id, inc.alert_count).unwrap_or(0);
+                        let mut queue = pending.lock().expect("stamps lock");
+                        let key = (inc.camera_id.clone(), inc.event_type);
+                        let q = queue.entry(key).or_default();
+                        for _ in prev..inc.alert_count {
+                            let Some(stamp) = q.pop_front() else { break };
+                            lat.push((now - stamp).num_microseconds().unwrap_or(0) as f64 / 1e3);
+                        }
+                        pushes += 1;
                         match c.kind {
                             ChangeKind::Created => created += 1,
                             ChangeKind::Updated => updated += 1,
@@ -781,7 +805,7 @@ async fn run_latency(
                 Err(RecvError::Closed) => break,
             }
         }
-        (lat, created, updated, lagged)
+        (lat, pushes, created, updated, lagged)
     });
     let (p, f, t, rate) = (producer.clone(), factory.clone(), topic.clone(), o.rate);
     let send_s = on_thread(move || {
@@ -795,6 +819,12 @@ async fn run_latency(
             let mut a = f.make(WARM_UP + i);
             let now = Utc::now();
             (a.captured_at, a.detected_at, a.published_at) = (now, now, now);
+            stamps
+                .lock()
+                .expect("stamps lock")
+                .entry((a.camera_id.clone(), a.event_type))
+                .or_default()
+                .push_back(now);
             p.send(&t, &a)?;
         }
         let s = t0.elapsed().as_secs_f64();
@@ -816,8 +846,8 @@ async fn run_latency(
         probes.persisted.total(),
         WARM_UP + total
     );
-    let (mut lat, created, updated, lagged) = collected
-        .map_err(|_| anyhow!("the push subscriber did not see a push for every alert"))?
+    let (mut lat, pushes, created, updated, lagged) = collected
+        .map_err(|_| anyhow!("the pushes did not account for every alert"))?
         .map_err(|_| anyhow!("the push subscriber task failed"))?;
     ensure!(
         lagged == 0,
@@ -837,7 +867,7 @@ async fn run_latency(
     Ok(Latency {
         sent: total,
         achieved_rate: total as f64 / send_s.max(1e-6),
-        pushes: lat.len(),
+        pushes,
         created,
         updated,
         p50: q(0.50),

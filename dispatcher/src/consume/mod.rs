@@ -30,7 +30,7 @@ pub use metrics::{
 };
 
 use crate::routing::Router;
-use crate::store::{AlertRecord, Store};
+use crate::store::{AlertRecord, ChangeKind, IncidentChange, Store};
 use dlq::DeadLetters;
 use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -337,10 +337,14 @@ impl Worker {
         let mut records = Vec::with_capacity(batch.len());
         for m in &batch {
             match decode(m) {
-                Ok(alert) => {
+                Ok((alert, json)) => {
                     let camera = (self.deps.cameras)(&alert.camera_id);
                     let route = self.deps.router.route(&alert, camera.as_ref());
-                    records.push(AlertRecord { alert, route });
+                    records.push(AlertRecord {
+                        alert,
+                        route,
+                        json: Some(json),
+                    });
                 }
                 Err((reason, detail)) => {
                     if !self.dead_letter(m, reason, &detail).await {
@@ -353,7 +357,7 @@ impl Worker {
                 .or_insert(0);
             *e = (*e).max(m.offset() + 1);
         }
-        if !records.is_empty() && !self.persist(&records).await {
+        if !records.is_empty() && !self.persist(records.into()).await {
             return;
         }
         let mut tpl = TopicPartitionList::new();
@@ -368,10 +372,10 @@ impl Worker {
     }
 
     /// Persists the records, retrying until it works; `false` when shutdown cut it short.
-    async fn persist(&self, records: &[AlertRecord]) -> bool {
+    async fn persist(&self, records: Arc<[AlertRecord]>) -> bool {
         let mut backoff = Duration::from_millis(100);
         let results = loop {
-            match self.deps.store.insert_batch(records.to_vec()).await {
+            match self.deps.store.insert_batch(records.clone()).await {
                 Ok(r) => break r,
                 Err(e) => {
                     ::metrics::counter!(STORE_ERRORS_TOTAL).increment(1);
@@ -385,14 +389,20 @@ impl Worker {
             }
         };
         let mut new = 0u64;
+        let mut changes = Coalesced::default();
         for (rec, ins) in records.iter().zip(results) {
             if ins.new {
                 new += 1;
-                if let (Some(hub), Some(change)) = (&self.deps.hub, ins.incident) {
-                    hub.publish(change);
+                if let Some(change) = ins.incident {
+                    changes.add(change);
                 }
             } else {
                 tracing::debug!(alert_id = %rec.alert.alert_id, "duplicate alert (redelivery)");
+            }
+        }
+        if let Some(hub) = &self.deps.hub {
+            for change in changes.into_changes() {
+                hub.publish(change);
             }
         }
         ::metrics::counter!(PERSISTED_TOTAL).increment(new);
@@ -439,12 +449,53 @@ impl Worker {
     }
 }
 
-/// Metric label and human-readable reason of a malformed message.
-fn decode(m: &OwnedMessage) -> Result<AlertV1, (&'static str, String)> {
+/// One push per incident per batch: a burst of alerts joining one incident is one update on
+/// the desks, not hundreds. The incident as the batch left it; `Created` if the batch opened
+/// it; notified if any of its changes was.
+#[derive(Default)]
+struct Coalesced {
+    order: Vec<uuid::Uuid>,
+    by_id: HashMap<uuid::Uuid, IncidentChange>,
+}
+
+impl Coalesced {
+    fn add(&mut self, change: IncidentChange) {
+        match self.by_id.entry(change.incident.id) {
+            std::collections::hash_map::Entry::Occupied(mut e) => {
+                let prev = e.get_mut();
+                let kind = if prev.kind == ChangeKind::Created {
+                    ChangeKind::Created
+                } else {
+                    change.kind
+                };
+                let notify = prev.notify || change.notify;
+                *prev = IncidentChange {
+                    kind,
+                    notify,
+                    ..change
+                };
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                self.order.push(change.incident.id);
+                e.insert(change);
+            }
+        }
+    }
+
+    fn into_changes(mut self) -> impl Iterator<Item = IncidentChange> {
+        self.order
+            .into_iter()
+            .filter_map(move |id| self.by_id.remove(&id))
+    }
+}
+
+/// The alert and its JSON as received, or the metric label and human-readable reason of a
+/// malformed message.
+fn decode(m: &OwnedMessage) -> Result<(AlertV1, Arc<str>), (&'static str, String)> {
     let Some(bytes) = m.payload().filter(|p| !p.is_empty()) else {
         return Err(("empty", "message has no value".to_owned()));
     };
-    AlertV1::from_json(bytes).map_err(|e| {
+    let alert = AlertV1::from_json(bytes).map_err(|e| {
         let reason = match &e {
             AlertDecodeError::Json { .. } => "json",
             AlertDecodeError::Version(_) => "schema_version",
@@ -452,5 +503,11 @@ fn decode(m: &OwnedMessage) -> Result<AlertV1, (&'static str, String)> {
             AlertDecodeError::BadObject { .. } => "object",
         };
         (reason, e.to_string())
-    })
+    })?;
+    // Valid JSON is valid UTF-8, so this only fails on a decoder bug; fall back to serialising.
+    let json = match std::str::from_utf8(bytes) {
+        Ok(s) => Arc::from(s),
+        Err(_) => Arc::from(String::from_utf8_lossy(&alert.to_json()).as_ref()),
+    };
+    Ok((alert, json))
 }

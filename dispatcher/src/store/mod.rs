@@ -65,6 +65,20 @@ pub struct Inserted {
 pub struct AlertRecord {
     pub alert: AlertV1,
     pub route: RouteDecision,
+    /// The alert's JSON exactly as received, when it came off the wire (stored verbatim:
+    /// what the analyzer sent, and no re-serialisation); `None`: serialise `alert`.
+    pub json: Option<Arc<str>>,
+}
+
+impl AlertRecord {
+    /// A record without the received JSON (the store serialises the alert).
+    pub fn new(alert: AlertV1, route: RouteDecision) -> AlertRecord {
+        AlertRecord {
+            alert,
+            route,
+            json: None,
+        }
+    }
 }
 
 /// Whether a desk owns an alert or incident, got a copy, or had it escalated to it.
@@ -191,9 +205,10 @@ pub trait Store: Send + Sync + 'static {
     /// it opened or joined) is durable when this returns `Ok`, or none was written. Results
     /// are in input order. An alert id that is already stored (or appears twice in the
     /// batch) yields `new: false`.
+    /// The batch is shared, not moved: a failed attempt is retried with the same records.
     fn insert_batch(
         &self,
-        batch: Vec<AlertRecord>,
+        batch: Arc<[AlertRecord]>,
     ) -> BoxFuture<'_, Result<Vec<Inserted>, StoreError>>;
 
     /// Persists one alert (a batch of one).
@@ -202,12 +217,9 @@ pub trait Store: Send + Sync + 'static {
         alert: &AlertV1,
         route: &RouteDecision,
     ) -> BoxFuture<'a, Result<Inserted, StoreError>> {
-        let rec = AlertRecord {
-            alert: alert.clone(),
-            route: route.clone(),
-        };
+        let rec = AlertRecord::new(alert.clone(), route.clone());
         Box::pin(async move {
-            let mut v = self.insert_batch(vec![rec]).await?;
+            let mut v = self.insert_batch(Arc::from([rec])).await?;
             Ok(v.pop().unwrap_or(Inserted {
                 new: false,
                 incident: None,

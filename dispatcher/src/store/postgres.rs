@@ -21,11 +21,20 @@ use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use postgres::{Client, NoTls, Statement};
 use std::collections::HashMap;
 
+/// Migrations whose SQL differs on PostgreSQL, by name: their own file beside SQLite's.
+const POSTGRES_VARIANTS: &[(&str, &str)] = &[(
+    "alerts_rowid",
+    include_str!("../../migrations/0003_alerts_rowid.postgres.sql"),
+)];
+
 /// The same migrations as SQLite: the schema is written in the subset both run, and the one
-/// SQLite-only clause (`WITHOUT ROWID`, a storage hint) is dropped here. A migration that ever
-/// needs dialect-specific SQL gets its own file beside it.
-fn migration_sql(sqlite: &str) -> String {
-    sqlite.replace(" WITHOUT ROWID", "")
+/// SQLite-only clause (`WITHOUT ROWID`, a storage hint) is dropped here. A migration that
+/// needs dialect-specific SQL has a `.postgres.sql` variant ([`POSTGRES_VARIANTS`]).
+fn migration_sql(name: &str, sqlite: &str) -> String {
+    match POSTGRES_VARIANTS.iter().find(|(n, _)| *n == name) {
+        Some((_, sql)) => (*sql).to_owned(),
+        None => sqlite.replace(" WITHOUT ROWID", ""),
+    }
 }
 
 /// Arbitrary, fixed: the advisory lock key that serialises migrations.
@@ -137,7 +146,7 @@ impl Pg {
         }
         for (i, (name, sql)) in MIGRATIONS.iter().enumerate().skip(current as usize) {
             let version = i as u32 + 1;
-            tx.batch_execute(&migration_sql(sql))
+            tx.batch_execute(&migration_sql(name, sql))
                 .map_err(err(version, name))?;
             tx.execute(
                 "UPDATE xueliang_schema SET version = $1",
@@ -164,6 +173,7 @@ impl ToSql for V {
                 _ => i.to_sql(ty, out),
             },
             V::T(s) => s.to_sql(ty, out),
+            V::S(s) => s.as_ref().to_sql(ty, out),
         }
     }
 

@@ -15,6 +15,8 @@ pub enum V {
     Null,
     I(i64),
     T(String),
+    /// Text shared with its owner (an alert's JSON as received): bound without a copy.
+    S(std::sync::Arc<str>),
 }
 
 impl V {
@@ -28,6 +30,7 @@ impl V {
     pub fn text(&self) -> Option<&str> {
         match self {
             V::T(s) => Some(s),
+            V::S(s) => Some(s),
             _ => None,
         }
     }
@@ -54,6 +57,12 @@ impl From<String> for V {
 impl From<&String> for V {
     fn from(s: &String) -> V {
         V::T(s.clone())
+    }
+}
+
+impl From<std::sync::Arc<str>> for V {
+    fn from(s: std::sync::Arc<str>) -> V {
+        V::S(s)
     }
 }
 

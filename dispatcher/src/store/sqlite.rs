@@ -17,13 +17,20 @@
 //!   load (benches/RESULTS.md). A checkpointer thread with its own connection runs a PASSIVE
 //!   checkpoint every [`CHECKPOINT_EVERY`] instead (it never blocks the writer); the writer's
 //!   own auto-checkpoint stays as a safety net at a much larger WAL size.
+//! - **A page cache that holds the hot indexes** ([`WRITER_CACHE_KIB`]). SQLite's default of
+//!   2 MB made the writer re-read index pages from the OS cache (a `pread` each) once the
+//!   alerts table outgrew it: kernel time on the store thread under load.
 //! - The engine writes `$N` parameters; they become SQLite's `?N`, which bind by index whatever
 //!   the order of first use (SQLite would number `$N` names by first appearance instead).
 
 use super::sql::{Backend, Row, Tx, V};
 use super::{SqlStore, StoreError, StoreOptions};
-use rusqlite::{Connection, types::ValueRef};
+use rusqlite::{Connection, OptionalExtension, types::ValueRef};
 use std::path::{Path, PathBuf};
+
+/// The writer's page cache in KiB (`PRAGMA cache_size=-N`): the incident and alert indexes of
+/// a busy week stay in memory; the alert JSON itself is written once and rarely read.
+const WRITER_CACHE_KIB: u32 = 64 * 1024;
 
 /// Migrations in order (version = index + 1); PostgreSQL runs them too (see `postgres.rs`).
 pub(super) const MIGRATIONS: &[(&str, &str)] = &[
@@ -31,6 +38,10 @@ pub(super) const MIGRATIONS: &[(&str, &str)] = &[
     (
         "incidents",
         include_str!("../../migrations/0002_incidents.sql"),
+    ),
+    (
+        "alerts_rowid",
+        include_str!("../../migrations/0003_alerts_rowid.sql"),
     ),
 ];
 
@@ -134,7 +145,8 @@ impl Sqlite {
         };
         conn.execute_batch(&format!(
             "PRAGMA synchronous={sync}; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000; \
-             PRAGMA wal_autocheckpoint={WRITER_AUTOCHECKPOINT_PAGES};"
+             PRAGMA wal_autocheckpoint={WRITER_AUTOCHECKPOINT_PAGES}; \
+             PRAGMA cache_size=-{WRITER_CACHE_KIB};"
         ))
         .map_err(open_err)?;
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -173,11 +185,32 @@ impl Sqlite {
                 name,
                 message: e.to_string(),
             };
+            // Foreign keys off while the schema changes (a table rebuild drops a parent
+            // table), checked before the commit instead — SQLite's documented procedure. The
+            // pragma is a no-op inside a transaction, hence outside it.
+            self.conn
+                .execute_batch("PRAGMA foreign_keys=OFF")
+                .map_err(err)?;
             let tx = self.conn.transaction().map_err(err)?;
             tx.execute_batch(sql).map_err(err)?;
+            let broken: Option<String> = tx
+                .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+                .optional()
+                .map_err(err)?;
+            if let Some(table) = broken {
+                return Err(StoreError::Migrate {
+                    what: what.clone(),
+                    version,
+                    name,
+                    message: format!("leaves rows in {table} whose foreign key has no parent"),
+                });
+            }
             tx.execute_batch(&format!("PRAGMA user_version={version}"))
                 .map_err(err)?;
             tx.commit().map_err(err)?;
+            self.conn
+                .execute_batch("PRAGMA foreign_keys=ON")
+                .map_err(err)?;
             tracing::info!(path = %what, version, name, "alert database migrated");
         }
         Ok(())
@@ -204,11 +237,16 @@ impl SqliteTx<'_> {
     }
 }
 
-fn bind(v: &V) -> rusqlite::types::Value {
-    match v {
-        V::Null => rusqlite::types::Value::Null,
-        V::I(i) => rusqlite::types::Value::Integer(*i),
-        V::T(s) => rusqlite::types::Value::Text(s.clone()),
+/// Binds by reference: text (an alert's 2–50 KB JSON included) is not copied.
+impl rusqlite::ToSql for V {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, Value};
+        Ok(match self {
+            V::Null => ToSqlOutput::Owned(Value::Null),
+            V::I(i) => ToSqlOutput::Owned(Value::Integer(*i)),
+            V::T(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            V::S(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+        })
     }
 }
 
@@ -217,7 +255,7 @@ impl Tx for SqliteTx<'_> {
         let q = rewrite(sql);
         let mut stmt = self.tx.prepare_cached(&q).map_err(|e| self.err(sql, e))?;
         let n = stmt
-            .execute(rusqlite::params_from_iter(params.iter().map(bind)))
+            .execute(rusqlite::params_from_iter(params.iter()))
             .map_err(|e| self.err(sql, e))?;
         Ok(n as u64)
     }
@@ -227,7 +265,7 @@ impl Tx for SqliteTx<'_> {
         let mut stmt = self.tx.prepare_cached(&q).map_err(|e| self.err(sql, e))?;
         let cols = stmt.column_count();
         let mut rows = stmt
-            .query(rusqlite::params_from_iter(params.iter().map(bind)))
+            .query(rusqlite::params_from_iter(params.iter()))
             .map_err(|e| self.err(sql, e))?;
         let mut out = Vec::new();
         while let Some(r) = rows.next().map_err(|e| self.err(sql, e))? {

@@ -108,7 +108,7 @@ impl SqlStore {
 impl Store for SqlStore {
     fn insert_batch(
         &self,
-        batch: Vec<AlertRecord>,
+        batch: Arc<[AlertRecord]>,
     ) -> BoxFuture<'_, Result<Vec<Inserted>, StoreError>> {
         self.call(move |t, o| engine::alerts::insert_batch(t, &batch, o))
     }

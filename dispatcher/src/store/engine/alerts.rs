@@ -2,13 +2,40 @@
 
 use super::super::sql::{Row, Tx, V, int, opt_text, text};
 use super::super::{AlertRecord, Inserted, RouteRole, StoreError, StoreOptions, StoredAlert};
-use super::{Actor, ChangeKind, IncidentChange, audit, duty, enum_str, incidents, parse_desk};
-use super::{parse_enum, parse_uuid, silences, us};
+use super::{Actor, ChangeKind, IncidentChange, audit_first, duty, enum_str, from_us, incidents};
+use super::{parse_desk, parse_uuid, silences, us};
 use chrono::SecondsFormat;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
 use uuid::Uuid;
-use xueliang_core::DeskId;
-use xueliang_core::contract::{AlertV1, IncidentState, Priority, Severity};
+use xueliang_core::contract::{AlertV1, EventType, IncidentState, IncidentV1, Severity};
+use xueliang_core::{CameraId, DeskId};
 
+/// Alert ids probed per statement: a fixed width (padded by repeating the last id) keeps it
+/// one cached statement.
+const PROBE_WIDTH: usize = 64;
+
+/// An open incident as this batch last left it. Within the batch's transaction nothing else
+/// writes incidents on SQLite (one writer); on PostgreSQL an operator's concurrent action
+/// touches other columns (state, dispatch), and the join is written back as an increment.
+struct Open {
+    inc: IncidentV1,
+    severity: Severity,
+    /// Desk ids as [`incidents::change`] lists them; read once per batch.
+    desks: Option<Vec<DeskId>>,
+    /// Alerts of this batch that joined (the row is updated once, at the end).
+    joined: u32,
+}
+
+/// Persists a batch in one transaction (the caller's).
+///
+/// Design: the work per alert is an alert row and its route rows; everything else is per
+/// batch or per incident. One statement finds which ids are already stored (redelivery);
+/// each (camera, event type) has its open incident read once and then kept in memory while
+/// the batch's alerts join it; each joined incident is written back once. A burst of alerts on
+/// one camera — what a busy scene or an alert storm produces — costs little more than its
+/// alert rows.
 pub fn insert_batch(
     t: &mut dyn Tx,
     batch: &[AlertRecord],
@@ -17,25 +44,27 @@ pub fn insert_batch(
     let now = o.clock.now();
     let received_at = now.to_rfc3339_opts(SecondsFormat::Micros, true);
     let duty = duty::get(t)?;
-    let mut out = Vec::with_capacity(batch.len());
     let silences = silences::active(t, now)?;
+    let stored = stored_ids(t, batch)?;
+    let mut seen = HashSet::with_capacity(batch.len());
+    let mut open: HashMap<(CameraId, EventType), Option<Open>> = HashMap::new();
+    let mut out = Vec::with_capacity(batch.len());
     for rec in batch {
         let a = &rec.alert;
-        let id = a.alert_id.to_string();
-        // Redelivery is the common duplicate: a primary-key probe, before any grouping work.
-        if t.query_opt("SELECT 1 FROM alerts WHERE alert_id = $1", &[V::from(&id)])?
-            .is_some()
-        {
+        if stored.contains(&a.alert_id) || !seen.insert(a.alert_id) {
             out.push(Inserted {
                 new: false,
                 incident: None,
             });
             continue;
         }
-        // The incident first, so the alert row is written once, with its incident id (a
-        // follow-up UPDATE would rewrite the whole row, snapshot included).
-        let change = group(t, rec, o, duty, &silences)?;
-        let json = String::from_utf8(a.to_json()).expect("serde_json writes UTF-8");
+        // The incident first, so the alert row is written once, with its incident id.
+        let change = group(t, rec, o, duty, &silences, &mut open)?;
+        let id = a.alert_id.to_string();
+        let json = match &rec.json {
+            Some(j) => V::S(j.clone()),
+            None => V::from(String::from_utf8(a.to_json()).expect("serde_json writes UTF-8")),
+        };
         t.exec(
             "INSERT INTO alerts (alert_id, camera_id, event_type, severity, rule_id, \
              captured_at, received_at, desk_id, route_reason, jurisdiction, grid, json, \
@@ -52,7 +81,7 @@ pub fn insert_batch(
                 V::from(rec.route.reason.as_str()),
                 V::from(rec.route.jurisdiction.clone()),
                 V::from(rec.route.grid.clone()),
-                V::from(json),
+                json,
                 V::from(change.incident.id.to_string()),
             ],
         )?;
@@ -81,7 +110,80 @@ pub fn insert_batch(
             incident: Some(change),
         });
     }
+    for o in open.into_values().flatten() {
+        write_joins(t, &o, now)?;
+    }
     Ok(out)
+}
+
+/// Which of the batch's alert ids are already stored.
+fn stored_ids(t: &mut dyn Tx, batch: &[AlertRecord]) -> Result<HashSet<Uuid>, StoreError> {
+    static PROBE: OnceLock<String> = OnceLock::new();
+    let sql = PROBE.get_or_init(|| {
+        let params: Vec<String> = (1..=PROBE_WIDTH).map(|i| format!("${i}")).collect();
+        format!(
+            "SELECT alert_id FROM alerts WHERE alert_id IN ({})",
+            params.join(", ")
+        )
+    });
+    let mut found = HashSet::new();
+    for chunk in batch.chunks(PROBE_WIDTH) {
+        let mut ids: Vec<V> = chunk
+            .iter()
+            .map(|r| V::from(r.alert.alert_id.to_string()))
+            .collect();
+        let last = ids.last().cloned().expect("chunks are never empty");
+        ids.resize(PROBE_WIDTH, last);
+        for row in t.query(sql, &ids)? {
+            found.insert(parse_uuid(&text(&row, 0, "alert id")?, "alert id")?);
+        }
+    }
+    Ok(found)
+}
+
+/// The open incident of a camera and event type with the newest `last_seen`, if any.
+fn load_open(
+    t: &mut dyn Tx,
+    camera: &CameraId,
+    event: EventType,
+) -> Result<Option<Open>, StoreError> {
+    let Some((inc, severity)) = incidents::newest_open(t, camera, event)? else {
+        return Ok(None);
+    };
+    Ok(Some(Open {
+        inc,
+        severity,
+        desks: None,
+        joined: 0,
+    }))
+}
+
+/// Writes back what this batch's joins changed. The count is an increment, so a concurrent
+/// writer's joins (another dispatcher after a rebalance) are not lost.
+fn write_joins(
+    t: &mut dyn Tx,
+    o: &Open,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StoreError> {
+    if o.joined == 0 {
+        return Ok(());
+    }
+    t.exec(
+        "UPDATE incidents SET alert_count = alert_count + $1, first_seen = $2, \
+         last_seen = $3, priority = $4, severity = $5, silenced = $6, updated_at = $7 \
+         WHERE incident_id = $8",
+        &[
+            V::I(i64::from(o.joined)),
+            V::I(us(o.inc.first_seen)),
+            V::I(us(o.inc.last_seen)),
+            V::from(enum_str(&o.inc.priority)),
+            V::from(o.severity.as_str()),
+            V::from(o.inc.silenced),
+            V::I(us(now)),
+            V::from(o.inc.id.to_string()),
+        ],
+    )?;
+    Ok(())
 }
 
 /// Joins the alert to the open incident of its camera and event type within the grouping
@@ -92,6 +194,7 @@ fn group(
     o: &StoreOptions,
     duty: xueliang_core::contract::DutyLevel,
     silences: &[silences::Active],
+    open: &mut HashMap<(CameraId, EventType), Option<Open>>,
 ) -> Result<IncidentChange, StoreError> {
     let a = &rec.alert;
     let now = o.clock.now();
@@ -105,42 +208,37 @@ fn group(
         )
     });
     let priority = o.policy.priority(a.severity, a.event_type, duty);
-    let open = t.query_opt(
-        "SELECT incident_id, first_seen, last_seen, silenced, priority, severity FROM incidents \
-         WHERE camera_id = $1 AND event_type = $2 AND state <> 'closed' \
-         ORDER BY last_seen DESC LIMIT 1",
-        &[
-            V::from(a.camera_id.as_str()),
-            V::from(a.event_type.as_str()),
-        ],
-    )?;
-    if let Some(row) = open {
-        let first = int(&row, 1, "incident first_seen")?;
-        let last = int(&row, 2, "incident last_seen")?;
+    let key = (a.camera_id.clone(), a.event_type);
+    let slot = match open.entry(key) {
+        Entry::Occupied(e) => e.into_mut(),
+        Entry::Vacant(e) => e.insert(load_open(t, &a.camera_id, a.event_type)?),
+    };
+    if let Some(cur) = slot {
+        let (first, last) = (us(cur.inc.first_seen), us(cur.inc.last_seen));
         if cap <= last + window && cap >= first - window {
-            let id = text(&row, 0, "incident id")?;
-            let was_silenced = int(&row, 3, "incident silenced")? != 0;
-            let cur_p: Priority = parse_enum(&text(&row, 4, "incident priority")?, "priority")?;
-            let cur_s: Severity = parse_enum(&text(&row, 5, "incident severity")?, "severity")?;
+            cur.joined += 1;
+            cur.inc.alert_count += 1;
+            cur.inc.first_seen = from_us(first.min(cap));
+            cur.inc.last_seen = from_us(last.max(cap));
             // A silence ending, or a more severe alert, makes the incident louder; never
             // quieter.
-            let still_silenced = was_silenced && silenced;
-            t.exec(
-                "UPDATE incidents SET alert_count = alert_count + 1, first_seen = $1, \
-                 last_seen = $2, priority = $3, severity = $4, silenced = $5, updated_at = $6 \
-                 WHERE incident_id = $7",
-                &[
-                    V::I(first.min(cap)),
-                    V::I(last.max(cap)),
-                    V::from(enum_str(&cur_p.min(priority))),
-                    V::from(cur_s.max(a.severity).as_str()),
-                    V::from(still_silenced),
-                    V::I(us(now)),
-                    V::from(&id),
-                ],
-            )?;
-            let id = parse_uuid(&id, "incident id")?;
-            return incidents::change(t, id, ChangeKind::Updated);
+            cur.inc.priority = cur.inc.priority.min(priority);
+            cur.severity = cur.severity.max(a.severity);
+            cur.inc.silenced = cur.inc.silenced && silenced;
+            let desks = match &cur.desks {
+                Some(d) => d.clone(),
+                None => {
+                    let d = incidents::desk_ids(t, cur.inc.id)?;
+                    cur.desks = Some(d.clone());
+                    d
+                }
+            };
+            return Ok(IncidentChange {
+                kind: ChangeKind::Updated,
+                notify: !cur.inc.silenced,
+                incident: cur.inc.clone(),
+                desks,
+            });
         }
     }
     let id = Uuid::now_v7();
@@ -170,7 +268,7 @@ fn group(
     } else {
         format!("routed: {}", rec.route.reason.as_str())
     };
-    audit(
+    audit_first(
         t,
         id,
         now,
@@ -180,7 +278,58 @@ fn group(
         Some(IncidentState::New),
         &note,
     )?;
-    incidents::change(t, id, ChangeKind::Created)
+    // What reading the new row back would give, without reading it back.
+    let inc = IncidentV1 {
+        id,
+        desk_id: rec.route.primary.clone(),
+        camera_id: a.camera_id.clone(),
+        event_type: a.event_type,
+        priority,
+        state: IncidentState::New,
+        alert_count: 1,
+        first_seen: from_us(cap),
+        last_seen: from_us(cap),
+        escalation: None,
+        dispatch: None,
+        disposition: None,
+        silenced,
+        alert_ids: Vec::new(),
+        history: Vec::new(),
+    };
+    // Primary first, then copies by desk id: the order `incidents::desk_ids` reads.
+    let mut copies: Vec<DeskId> = rec
+        .route
+        .copies
+        .iter()
+        .filter(|c| **c != rec.route.primary)
+        .cloned()
+        .collect();
+    copies.sort();
+    copies.dedup();
+    let desks: Vec<DeskId> = std::iter::once(rec.route.primary.clone())
+        .chain(copies)
+        .collect();
+    let change = IncidentChange {
+        kind: ChangeKind::Created,
+        notify: !silenced,
+        incident: inc.clone(),
+        desks: desks.clone(),
+    };
+    // The newest open incident is the one later alerts of the batch consider, as the
+    // per-alert query (`ORDER BY last_seen DESC`) would.
+    let newer = slot.as_ref().is_none_or(|cur| us(cur.inc.last_seen) <= cap);
+    if newer {
+        if let Some(old) = slot.take() {
+            write_joins(t, &old, now)?;
+        }
+        *slot = Some(Open {
+            inc,
+            severity: a.severity,
+            desks: Some(desks),
+            joined: 0,
+        });
+    }
+    Ok(change)
 }
 
 pub fn count(t: &mut dyn Tx) -> Result<u64, StoreError> {

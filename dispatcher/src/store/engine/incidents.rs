@@ -7,7 +7,9 @@ use super::{Action, Actor, CameraHealthRow, ChangeKind, DeskStats, IncidentChang
 use super::{IncidentFilter, audit, duty, enum_str, from_us, parse_desk, parse_enum, parse_uuid};
 use crate::policy::PRIORITIES;
 use uuid::Uuid;
-use xueliang_core::contract::{AuditEntry, DispatchInfo, Escalation, EventType, IncidentV1};
+use xueliang_core::contract::{
+    AuditEntry, DispatchInfo, Escalation, EventType, IncidentV1, Severity,
+};
 use xueliang_core::{CameraId, DeskId};
 
 const COLS: &str = "incident_id, desk_id, camera_id, event_type, priority, state, alert_count, \
@@ -80,6 +82,35 @@ fn desks(t: &mut dyn Tx, id: &str) -> Result<Vec<(DeskId, RouteRole)>, StoreErro
             ))
         })
         .collect()
+}
+
+/// Desk ids of an incident in the order [`change`] lists them (primary, copies, escalation).
+pub fn desk_ids(t: &mut dyn Tx, id: Uuid) -> Result<Vec<DeskId>, StoreError> {
+    Ok(desks(t, &id.to_string())?
+        .into_iter()
+        .map(|(d, _)| d)
+        .collect())
+}
+
+/// The open incident of `camera` and `event` with the newest `last_seen`, and its severity.
+pub fn newest_open(
+    t: &mut dyn Tx,
+    camera: &CameraId,
+    event: EventType,
+) -> Result<Option<(IncidentV1, Severity)>, StoreError> {
+    let Some(row) = t.query_opt(
+        &format!(
+            "SELECT {COLS}, severity FROM incidents \
+             WHERE camera_id = $1 AND event_type = $2 AND state <> 'closed' \
+             ORDER BY last_seen DESC LIMIT 1"
+        ),
+        &[V::from(camera.as_str()), V::from(event.as_str())],
+    )?
+    else {
+        return Ok(None);
+    };
+    let severity = parse_enum(&text(&row, 16, "incident severity")?, "severity")?;
+    Ok(Some((decode(&row)?, severity)))
 }
 
 /// The incident without alert ids and history, and its desks.

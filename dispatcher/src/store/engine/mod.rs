@@ -250,14 +250,44 @@ pub fn audit(
     to: Option<IncidentState>,
     note: &str,
 ) -> Result<(), StoreError> {
-    let id = incident.to_string();
     let seq = t
         .query_opt(
             "SELECT COALESCE(MAX(seq), 0) + 1 FROM audit WHERE incident_id = $1",
-            &[V::from(&id)],
+            &[V::from(incident.to_string())],
         )?
         .and_then(|r| r.first().and_then(V::int))
         .unwrap_or(1);
+    audit_seq(t, incident, seq, at, actor, action, from, to, note)
+}
+
+/// The first audit entry of an incident created in this transaction (no sequence lookup).
+#[allow(clippy::too_many_arguments)]
+pub fn audit_first(
+    t: &mut dyn Tx,
+    incident: Uuid,
+    at: DateTime<Utc>,
+    actor: &Actor,
+    action: &str,
+    from: Option<IncidentState>,
+    to: Option<IncidentState>,
+    note: &str,
+) -> Result<(), StoreError> {
+    audit_seq(t, incident, 1, at, actor, action, from, to, note)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn audit_seq(
+    t: &mut dyn Tx,
+    incident: Uuid,
+    seq: i64,
+    at: DateTime<Utc>,
+    actor: &Actor,
+    action: &str,
+    from: Option<IncidentState>,
+    to: Option<IncidentState>,
+    note: &str,
+) -> Result<(), StoreError> {
+    let id = incident.to_string();
     t.exec(
         "INSERT INTO audit (incident_id, seq, at, actor, from_addr, action, from_state, \
          to_state, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
