@@ -367,7 +367,7 @@ fn pool_batches_across_cameras_and_keeps_order() {
         batched |= d.batch_size > 1;
         if *bad {
             let e = d.detections.as_ref().unwrap_err().to_string();
-            assert!(e.contains("needs"), "{e}");
+            assert!(e.contains("need"), "{e}");
         } else {
             let dets = d.detections.as_ref().unwrap();
             assert_eq!(dets.len(), want[n].len(), "frame {n} via the pool");
