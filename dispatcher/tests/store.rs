@@ -99,11 +99,14 @@ async fn survives_reopen_and_migrates_once() {
     }
     let store = SqliteStore::open(&path, Synchronous::Normal).unwrap();
     assert_eq!(store.alert_count().await.unwrap(), 3);
-    let mode: String = rusqlite::Connection::open(&path)
-        .unwrap()
+    let c = rusqlite::Connection::open(&path).unwrap();
+    let mode: String = c
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
     assert_eq!(mode, "wal");
+    // New databases get pages that hold several 2 KB alert rows (see sqlite.rs).
+    let page: u32 = c.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+    assert_eq!(page, 16 * 1024);
 }
 
 #[tokio::test]
@@ -181,6 +184,9 @@ async fn version_2_database_migrates_to_a_rowid_alerts_table_keeping_its_rows() 
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     assert!(version >= 3, "{version}");
+    // An existing database keeps its page size.
+    let page: u32 = c.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+    assert_eq!(page, 4096);
     // Only a rowid table has a rowid.
     let n: i64 = c
         .query_row("SELECT COUNT(rowid) FROM alerts", [], |r| r.get(0))
