@@ -97,11 +97,24 @@ fn detail(e: &postgres::Error) -> String {
 }
 
 fn connect(c: &postgres::Config, what: &str) -> Result<Client, StoreError> {
-    c.connect(NoTls).map_err(|e| StoreError::Open {
+    let mut client = c.connect(NoTls).map_err(|e| StoreError::Open {
         what: what.to_owned(),
         message: detail(&e),
         hint: ": is the server running and the user allowed to connect?",
-    })
+    })?;
+    // Statements are prepared once per connection, and PostgreSQL switches a prepared
+    // statement to a generic plan after five runs, planned with the statistics of that moment:
+    // on a store that started empty, the batch's id probe kept a sequential scan of `alerts`
+    // (10–15 ms per run at a few thousand rows; benches/RESULTS.md). Planning each run costs
+    // tens of microseconds and always sees the index.
+    client
+        .batch_execute("SET plan_cache_mode = force_custom_plan")
+        .map_err(|e| StoreError::Open {
+            what: what.to_owned(),
+            message: detail(&e),
+            hint: ": the server must be PostgreSQL 12 or newer",
+        })?;
+    Ok(client)
 }
 
 struct Pg {
