@@ -317,14 +317,13 @@ pub struct Picture {
 }
 
 impl Picture {
-    /// Tightly packed BGR.
-    pub fn bgr(width: u32, height: u32, data: Bytes) -> Picture {
-        let stride = 3 * width as usize;
+    /// BGR, with its row stride.
+    pub fn bgr(width: u32, height: u32, plane: (Bytes, usize)) -> Picture {
         Picture {
             width,
             height,
             format: PixelFormat::Bgr,
-            planes: [(data, stride), Default::default(), Default::default()],
+            planes: [plane, Default::default(), Default::default()],
             colorimetry: Colorimetry::default(),
         }
     }

@@ -9,35 +9,13 @@ use futures::StreamExt as _;
 use retina::client::{PlayOptions, Session, SessionOptions, SetupOptions, Transport};
 use retina::codec::{CodecItem, FrameFormat, ParametersRef};
 use xueliang_core::config::{CameraConfig, Credentials, Sampling, Secret};
+use xueliang_ingest::CameraState;
 use xueliang_ingest::camsim::{Auth, AuthScheme};
 use xueliang_ingest::decode::Codec;
 use xueliang_ingest::frame::Frame;
-use xueliang_ingest::session::SessionTuning;
-use xueliang_ingest::{CameraState, IngestOptions};
 
 mod support;
 use support::*;
-
-/// Faster stall detection than the shared set-up, as in `ingest.rs`.
-fn fast() -> IngestOptions {
-    let mut o = support::fast();
-    o.session = SessionTuning {
-        stall_after: Duration::from_secs(1),
-        reconnect_after_stall: Duration::from_millis(1500),
-        ..o.session
-    };
-    o
-}
-
-/// Mean absolute difference of two frames' 8×8 luma thumbnails: 0 for the same picture.
-fn thumbnail_diff(a: &Frame, b: &Frame) -> f64 {
-    let (a, b) = (&a.luma.thumbnail, &b.luma.thumbnail);
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| f64::from(x.abs_diff(*y)))
-        .sum::<f64>()
-        / a.len() as f64
-}
 
 /// camsim's H.265 as a plain RTSP client sees it: retina depacketizes it into Annex B access
 /// units with VPS/SPS/PPS on each keyframe, one keyframe per 50 frames, 3,600 ticks apart.
@@ -114,7 +92,7 @@ async fn camsim_h265_is_rfc7798_that_retina_depacketizes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn h265_keyframes_decode_at_the_camera_size_with_real_moving_content() {
     let sim = sim_h265(1, |_| {}).await;
-    let (h, mut rx, _s) = start(fast(), vec![cam(&sim, 0, Sampling::Keyframes)]);
+    let (h, mut rx, _s) = start(fast_stalls(), vec![cam(&sim, 0, Sampling::Keyframes)]);
     let frames = collect(&mut rx, Duration::from_secs(7)).await;
     // The session starts at the keyframe on air, then one every 2 s: 3-4 in 7 s.
     assert!(
@@ -130,7 +108,7 @@ async fn h265_keyframes_decode_at_the_camera_size_with_real_moving_content() {
     for w in frames.windows(2) {
         assert_eq!(w[1].seq, w[0].seq + 1, "no frame lost");
         assert!(w[1].pts - w[0].pts <= Duration::from_secs(2));
-        let d = thumbnail_diff(&w[0], &w[1]);
+        let d = w[0].luma.thumbnail_difference(&w[1].luma);
         assert!(d > 0.5 && d < 40.0, "consecutive keyframes differ by {d}");
     }
     let st = h.status(&id("cam-0")).unwrap();
@@ -154,7 +132,7 @@ async fn h265_over_udp_decodes_every_frame() {
     let sim = sim_h265(1, |_| {}).await;
     let mut c = cam(&sim, 0, Sampling::Fps(5.0));
     c.transport = xueliang_core::config::Transport::Udp;
-    let (h, mut rx, _s) = start(fast(), vec![c]);
+    let (h, mut rx, _s) = start(fast_stalls(), vec![c]);
     let frames = collect(&mut rx, Duration::from_secs(5)).await;
     assert!(
         frames.len() >= 15,
@@ -166,7 +144,9 @@ async fn h265_over_udp_decodes_every_frame() {
         assert_eq!(w[1].seq, w[0].seq + 1, "no frame lost on loopback");
     }
     assert!(frames.iter().all(|f| f.source_size == (768, 576)));
-    let first_last = thumbnail_diff(&frames[0], frames.last().unwrap());
+    let first_last = frames[0]
+        .luma
+        .thumbnail_difference(&frames.last().unwrap().luma);
     assert!(first_last > 0.0, "the picture moves over 5 s");
     let st = h.status(&id("cam-0")).unwrap();
     assert_eq!(
@@ -181,18 +161,7 @@ async fn h265_over_udp_decodes_every_frame() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn h265_corrupt_packets_kill_neither_the_session_nor_the_decoder() {
     let sim = sim_h265(1, |o| o.faults.corrupt_ratio = 0.3).await;
-    let (h, mut rx, _s) = start(fast(), vec![cam(&sim, 0, Sampling::Fps(5.0))]);
-    let first = collect(&mut rx, Duration::from_secs(3)).await;
-    let later = collect(&mut rx, Duration::from_secs(3)).await;
-    assert!(first.len() >= 10, "{} frames in the first 3 s", first.len());
-    assert!(later.len() >= 12, "{} frames in the next 3 s", later.len());
-    let s = h.stats().cameras[0].clone();
-    assert_eq!(s.reconnects, 0, "{s:?}");
-    assert!(s.decoded > 100, "{s:?}");
-    assert_eq!(h.states()[0].state, CameraState::Streaming);
-    h.stop().await;
-    tokio::time::sleep(Duration::from_millis(1100)).await; // camsim publishes about once a second
-    assert!(sim.stats().packets_corrupted > 0);
+    assert_corrupt_packets_are_survived(&sim).await;
 }
 
 /// The connection faults and Digest auth are codec-blind in camsim; check they still hold.
@@ -210,7 +179,7 @@ async fn h265_camera_reconnects_after_drops_and_streams_with_digest_auth() {
         })
     })
     .await;
-    let mut opts = fast();
+    let mut opts = fast_stalls();
     opts.session.healthy_after = Duration::from_secs(2);
     let with_auth = CameraConfig {
         id: id("auth-0"),
@@ -247,7 +216,7 @@ async fn h265_camera_reconnects_after_drops_and_streams_with_digest_auth() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn h264_payload_announced_as_h265_is_unsupported_codec() {
     let liar = sim(1, |o| o.faults.announce_codec = Some("H265".into())).await;
-    let (h, mut rx, _s) = start(fast(), vec![cam(&liar, 0, Sampling::Keyframes)]);
+    let (h, mut rx, _s) = start(fast_stalls(), vec![cam(&liar, 0, Sampling::Keyframes)]);
     wait_state(
         &h,
         "cam-0",

@@ -4,31 +4,11 @@
 use std::time::{Duration, Instant};
 
 use xueliang_core::config::{CameraConfig, Sampling};
-use xueliang_ingest::decode::DecoderOptions;
+use xueliang_ingest::CameraState;
 use xueliang_ingest::frame::{CaptureClock, Frame};
-use xueliang_ingest::session::SessionTuning;
-use xueliang_ingest::{CameraState, IngestOptions};
 
 mod support;
 use support::*;
-
-/// Faster stall detection than the shared set-up: these tests provoke stalls.
-fn fast() -> IngestOptions {
-    IngestOptions {
-        decoder_workers: 1,
-        decoder: DecoderOptions::default(),
-        decoder_queue_per_camera: 32,
-        session: SessionTuning {
-            backoff_initial: Duration::from_millis(200),
-            backoff_max: Duration::from_secs(2),
-            healthy_after: Duration::from_secs(60),
-            connect_timeout: Duration::from_secs(5),
-            stall_after: Duration::from_secs(1),
-            reconnect_after_stall: Duration::from_millis(1500),
-            ..SessionTuning::default()
-        },
-    }
-}
 
 fn of<'a>(frames: &'a [Frame], camera: &str) -> Vec<&'a Frame> {
     frames
@@ -52,7 +32,7 @@ async fn keyframes_from_camsim_are_camera_size_yuv_with_real_content_one_per_gop
         cam(&sim, 0, Sampling::Keyframes),
         cam(&sim, 1, Sampling::Keyframes),
     ];
-    let (h, mut rx, shutdown) = start(fast(), cams);
+    let (h, mut rx, shutdown) = start(fast_stalls(), cams);
     let frames = collect(&mut rx, Duration::from_secs(7)).await;
     for c in ["cam-0", "cam-1"] {
         let f = of(&frames, c);
@@ -112,7 +92,7 @@ async fn udp_transport_delivers_every_frame() {
     let sim = sim(1, |_| {}).await;
     let mut c = cam(&sim, 0, Sampling::Fps(5.0));
     c.transport = xueliang_core::config::Transport::Udp;
-    let (h, mut rx, _s) = start(fast(), vec![c]);
+    let (h, mut rx, _s) = start(fast_stalls(), vec![c]);
     let frames = collect(&mut rx, Duration::from_secs(5)).await;
     assert!(
         frames.len() >= 15,
@@ -140,7 +120,7 @@ async fn udp_transport_delivers_every_frame() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn n_fps_sampling_yields_about_n_frames_per_second() {
     let sim = sim(1, |_| {}).await;
-    let (h, mut rx, _s) = start(fast(), vec![cam(&sim, 0, Sampling::Fps(5.0))]);
+    let (h, mut rx, _s) = start(fast_stalls(), vec![cam(&sim, 0, Sampling::Fps(5.0))]);
     let frames = collect(&mut rx, Duration::from_secs(5)).await;
     let span = frames.last().unwrap().pts - frames[0].pts;
     let rate = (frames.len() - 1) as f64 / span.as_secs_f64();
@@ -162,7 +142,7 @@ async fn dropped_connection_is_reestablished_within_the_backoff_bound() {
         o.faults.drop_every = Some(Duration::from_millis(2500))
     })
     .await;
-    let mut opts = fast();
+    let mut opts = fast_stalls();
     // Each session streams 2.5 s, longer than this: the backoff resets after every drop, so
     // every reconnect waits at most `backoff_initial`.
     opts.session.healthy_after = Duration::from_secs(2);
@@ -198,18 +178,7 @@ async fn dropped_connection_is_reestablished_within_the_backoff_bound() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn corrupt_packets_kill_neither_the_session_nor_the_decoder() {
     let sim = sim(1, |o| o.faults.corrupt_ratio = 0.3).await;
-    let (h, mut rx, _s) = start(fast(), vec![cam(&sim, 0, Sampling::Fps(5.0))]);
-    let first = collect(&mut rx, Duration::from_secs(3)).await;
-    let later = collect(&mut rx, Duration::from_secs(3)).await;
-    assert!(first.len() >= 10, "{} frames in the first 3 s", first.len());
-    assert!(later.len() >= 12, "{} frames in the next 3 s", later.len());
-    let s = h.stats().cameras[0].clone();
-    assert_eq!(s.reconnects, 0, "{s:?}");
-    assert!(s.decoded > 100, "{s:?}");
-    assert_eq!(h.states()[0].state, CameraState::Streaming);
-    h.stop().await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert!(sim.stats().packets_corrupted > 0);
+    assert_corrupt_packets_are_survived(&sim).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -220,7 +189,7 @@ async fn inventory_reload_adds_removes_and_restarts_only_changed_cameras() {
         ..cam(&sim, 3, Sampling::Keyframes)
     };
     let (h, mut rx, _s) = start(
-        fast(),
+        fast_stalls(),
         vec![
             cam(&sim, 0, Sampling::Keyframes),
             cam(&sim, 1, Sampling::Keyframes),
@@ -286,7 +255,7 @@ async fn unsupported_codec_and_stalled_stream_states() {
         ..cam(&stall, 0, Sampling::Keyframes)
     };
     let (h, _rx, _s) = start(
-        fast(),
+        fast_stalls(),
         vec![cam(&codec, 0, Sampling::Keyframes), stalled_cam],
     );
     wait_state(

@@ -340,11 +340,7 @@ impl Worker {
                 Ok((alert, json)) => {
                     let camera = (self.deps.cameras)(&alert.camera_id);
                     let route = self.deps.router.route(&alert, camera.as_ref());
-                    records.push(AlertRecord {
-                        alert,
-                        route,
-                        json: Some(json),
-                    });
+                    records.push(AlertRecord { alert, route, json });
                 }
                 Err((reason, detail)) => {
                     if !self.dead_letter(m, reason, &detail).await {
@@ -489,9 +485,11 @@ impl Coalesced {
     }
 }
 
-/// The alert and its JSON as received, or the metric label and human-readable reason of a
-/// malformed message.
-fn decode(m: &OwnedMessage) -> Result<(AlertV1, Arc<str>), (&'static str, String)> {
+/// Why a message is malformed: the metric label and a human-readable reason.
+type Malformed = (&'static str, String);
+
+/// The alert and its JSON as received, or why the message is malformed.
+fn decode(m: &OwnedMessage) -> Result<(AlertV1, Option<Arc<str>>), Malformed> {
     let Some(bytes) = m.payload().filter(|p| !p.is_empty()) else {
         return Err(("empty", "message has no value".to_owned()));
     };
@@ -504,10 +502,6 @@ fn decode(m: &OwnedMessage) -> Result<(AlertV1, Arc<str>), (&'static str, String
         };
         (reason, e.to_string())
     })?;
-    // Valid JSON is valid UTF-8, so this only fails on a decoder bug; fall back to serialising.
-    let json = match std::str::from_utf8(bytes) {
-        Ok(s) => Arc::from(s),
-        Err(_) => Arc::from(String::from_utf8_lossy(&alert.to_json()).as_ref()),
-    };
-    Ok((alert, json))
+    // Valid JSON is valid UTF-8; were it not, the store serialises the alert instead.
+    Ok((alert, std::str::from_utf8(bytes).ok().map(Arc::from)))
 }

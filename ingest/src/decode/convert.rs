@@ -62,18 +62,7 @@ pub(crate) fn picture(buffer: gst::Buffer, info: &VideoInfo) -> Result<Picture, 
             Picture::i420(w, h, [plane(0)?, plane(1)?, plane(2)?], colorimetry(info))
         }
         VideoFormat::Nv12 => Picture::nv12(w, h, plane(0)?, plane(1)?, colorimetry(info)),
-        VideoFormat::Bgr => {
-            let (data, stride) = plane(0)?;
-            if stride == 3 * w as usize {
-                Picture::bgr(w, h, data)
-            } else {
-                Picture::bgr(
-                    w,
-                    h,
-                    Bytes::from(copy_rows(&data, 3 * w as usize, stride, h as usize)),
-                )
-            }
-        }
+        VideoFormat::Bgr => Picture::bgr(w, h, plane(0)?),
         other => {
             return Err(DecodeError::Convert(format!(
                 "decoder produced {other:?}; expected I420, NV12 or BGR"

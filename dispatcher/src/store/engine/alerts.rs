@@ -2,7 +2,7 @@
 
 use super::super::sql::{Row, Tx, V, int, opt_text, text};
 use super::super::{AlertRecord, Inserted, RouteRole, StoreError, StoreOptions, StoredAlert};
-use super::{Actor, ChangeKind, IncidentChange, audit_first, duty, enum_str, from_us, incidents};
+use super::{Actor, ChangeKind, IncidentChange, audit_seq, duty, enum_str, from_us, incidents};
 use super::{parse_desk, parse_uuid, silences, us};
 use chrono::SecondsFormat;
 use std::collections::hash_map::Entry;
@@ -31,9 +31,10 @@ struct Open {
 /// Persists a batch in one transaction (the caller's).
 ///
 /// Design: the work per alert is an alert row and its route rows, written many rows per
-/// statement; everything else is per batch or per incident. One statement finds which ids are already stored (redelivery);
-/// each (camera, event type) has its open incident read once and then kept in memory while
-/// the batch's alerts join it; each joined incident is written back once. A burst of alerts on
+/// statement; everything else is per batch or per incident. One statement finds which ids
+/// are already stored (redelivery); each (camera, event type) has its open incident read once
+/// and then kept in memory while the batch's alerts join it; each joined incident is written
+/// back once. A burst of alerts on
 /// one camera — what a busy scene or an alert storm produces — costs little more than its
 /// alert rows.
 pub fn insert_batch(
@@ -133,10 +134,7 @@ fn insert_rows<const N: usize>(
 ) -> Result<(), StoreError> {
     let sql = |n: usize| {
         let tuples: Vec<String> = (0..n)
-            .map(|r| {
-                let cols: Vec<String> = (1..=N).map(|c| format!("${}", r * N + c)).collect();
-                format!("({})", cols.join(", "))
-            })
+            .map(|r| format!("({})", placeholders(r * N + 1, N)))
             .collect();
         format!("{head} {}{tail}", tuples.join(", "))
     };
@@ -155,14 +153,19 @@ fn insert_rows<const N: usize>(
     Ok(())
 }
 
+/// `$first, $first+1, …`: `n` parameters.
+fn placeholders(first: usize, n: usize) -> String {
+    let p: Vec<String> = (first..first + n).map(|i| format!("${i}")).collect();
+    p.join(", ")
+}
+
 /// Which of the batch's alert ids are already stored.
 fn stored_ids(t: &mut dyn Tx, batch: &[AlertRecord]) -> Result<HashSet<Uuid>, StoreError> {
     static PROBE: OnceLock<String> = OnceLock::new();
     let sql = PROBE.get_or_init(|| {
-        let params: Vec<String> = (1..=PROBE_WIDTH).map(|i| format!("${i}")).collect();
         format!(
             "SELECT alert_id FROM alerts WHERE alert_id IN ({})",
-            params.join(", ")
+            placeholders(1, PROBE_WIDTH)
         )
     });
     let mut found = HashSet::new();
@@ -307,9 +310,10 @@ fn group(
     } else {
         format!("routed: {}", rec.route.reason.as_str())
     };
-    audit_first(
+    audit_seq(
         t,
         id,
+        1,
         now,
         &Actor::system(),
         "opened",

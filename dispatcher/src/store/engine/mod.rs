@@ -260,23 +260,10 @@ pub fn audit(
     audit_seq(t, incident, seq, at, actor, action, from, to, note)
 }
 
-/// The first audit entry of an incident created in this transaction (no sequence lookup).
+/// Appends audit entry number `seq` (1-based) — for an incident created in this transaction,
+/// 1, without [`audit`]'s sequence lookup.
 #[allow(clippy::too_many_arguments)]
-pub fn audit_first(
-    t: &mut dyn Tx,
-    incident: Uuid,
-    at: DateTime<Utc>,
-    actor: &Actor,
-    action: &str,
-    from: Option<IncidentState>,
-    to: Option<IncidentState>,
-    note: &str,
-) -> Result<(), StoreError> {
-    audit_seq(t, incident, 1, at, actor, action, from, to, note)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn audit_seq(
+pub fn audit_seq(
     t: &mut dyn Tx,
     incident: Uuid,
     seq: i64,
