@@ -25,8 +25,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Run the pipeline: every role in one process (the single-node default), or one role of a
-    /// cluster with --role.
+    /// Run the pipeline: every role in one process (the single-node default), or only the
+    /// roles named with --role.
     Run(RunArgs),
     /// Serve simulated cameras over RTSP (rtsp://127.0.0.1:PORT/cam/{i}) for tests and benches.
     Camsim(CamsimArgs),
@@ -69,7 +69,7 @@ pub struct RunArgs {
     /// Path to xueliang.toml.
     #[arg(long, short, default_value = DEFAULT_CONFIG, env = "XUELIANG_CONFIG")]
     pub config: PathBuf,
-    /// Run only these roles (repeatable); default: all three in one process.
+    /// Run only these roles (repeatable); default: both in one process.
     #[arg(long, value_enum)]
     pub role: Vec<Role>,
     /// Override `http.listen` (the /metrics and /healthz address of this process).
@@ -82,22 +82,21 @@ pub struct RunArgs {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, ValueEnum)]
 pub enum Role {
-    /// RTSP sessions, sampling, decode, camera health.
-    Ingest,
-    /// Detection, tracking, rules, evidence, alerts to Kafka.
-    Analyzer,
-    /// Alerts from Kafka to desks: routing, incidents, API and desk UI.
+    /// The cameras of this node, end to end up to Kafka: RTSP sessions, sampling, decode,
+    /// camera health, detection, tracking, rules, evidence and the alert spool. Ingest and
+    /// analysis never run apart: decoded frames do not cross the network.
+    Edge,
+    /// Alerts from Kafka to desks: routing, incidents, escalation, the desk API and UI.
     Dispatcher,
 }
 
 impl Role {
-    pub const ALL: [Role; 3] = [Role::Ingest, Role::Analyzer, Role::Dispatcher];
+    pub const ALL: [Role; 2] = [Role::Edge, Role::Dispatcher];
 
     pub fn as_str(self) -> &'static str {
         match self {
-            Role::Ingest => "ingest",
-            Role::Analyzer => "analyzer",
-            Role::Dispatcher => "dispatcher",
+            Role::Edge => xueliang_analyzer::edge::ROLE,
+            Role::Dispatcher => xueliang_dispatcher::role::ROLE,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The per-process HTTP endpoint: `/metrics` (Prometheus text format) and `/healthz`.
 //!
 //! Every process has one, whichever roles it runs, so an orchestrator can probe and scrape
-//! each role of a cluster the same way.
+//! each process the same way.
 
 use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use xueliang_core::shutdown::Shutdown;
+use xueliang_dispatcher::serve::{bind, serve_on};
 
 /// What `/healthz` reports for each role.
 #[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
@@ -108,7 +109,7 @@ pub async fn serve(
     addr: SocketAddr,
     app: Router,
     shutdown: Shutdown,
-) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<anyhow::Result<()>>)> {
     let listener = bind(
         addr,
         "/metrics and /healthz",
@@ -117,37 +118,4 @@ pub async fn serve(
     let local = listener.local_addr()?;
     let task = tokio::spawn(serve_on(listener, app, shutdown, "metrics/health endpoint"));
     Ok((local, task))
-}
-
-/// Binds a listening socket for `what`; the error names the setting to change. Call from
-/// within the tokio runtime.
-pub fn bind(
-    addr: SocketAddr,
-    what: &str,
-    setting: &str,
-) -> anyhow::Result<tokio::net::TcpListener> {
-    let listener = std::net::TcpListener::bind(addr).map_err(|e| {
-        anyhow::anyhow!("cannot listen on {addr} for {what}: {e} (change {setting})")
-    })?;
-    listener.set_nonblocking(true)?;
-    Ok(tokio::net::TcpListener::from_std(listener)?)
-}
-
-/// Serves `app` until `shutdown` triggers, then drains. Every handler can read the client's
-/// address (`ConnectInfo`): the desk API records it in the audit trail.
-pub async fn serve_on(
-    listener: tokio::net::TcpListener,
-    app: Router,
-    shutdown: Shutdown,
-    what: &'static str,
-) {
-    let res = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { shutdown.wait().await })
-    .await;
-    if let Err(e) = res {
-        tracing::error!(error = %e, "{what} failed");
-    }
 }

@@ -5,7 +5,6 @@ mod cli;
 mod cmd;
 mod config_load;
 mod http;
-mod roles;
 mod signals;
 mod telemetry;
 
@@ -27,7 +26,12 @@ fn main() -> ExitCode {
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(args) => {
-            runtime()?.block_on(cmd::run::run(args))?;
+            let rt = runtime()?;
+            let result = rt.block_on(cmd::run::run(args));
+            // Dropping a runtime waits for every blocking task; after a drain that timed out
+            // one may be stuck in a C library. The state is safe by now (spool, offsets).
+            rt.shutdown_timeout(std::time::Duration::from_millis(500));
+            result?;
             Ok(ExitCode::SUCCESS)
         }
         Command::SendAlert(args) => {

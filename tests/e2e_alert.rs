@@ -28,14 +28,24 @@ fn repo() -> PathBuf {
 /// A running single camera pipeline: broker, camsim (with `camsim_args`), `xueliang run`.
 /// Fields drop in order: the pipeline stops before its camera and its broker.
 struct Pipeline {
-    _run: Killed,
+    run: Killed,
     _camsim: Killed,
     broker: broker::Broker,
     topic: String,
+    /// The `/metrics` + `/healthz` port of `xueliang run`.
+    http_port: u16,
     _dir: tempfile::TempDir,
 }
 
 fn start_pipeline(camsim_args: &[&str], camera_edit: impl Fn(String) -> String) -> Pipeline {
+    start_pipeline_with(camsim_args, camera_edit, |n| n)
+}
+
+fn start_pipeline_with(
+    camsim_args: &[&str],
+    camera_edit: impl Fn(String) -> String,
+    node_edit: impl Fn(String) -> String,
+) -> Pipeline {
     let broker = broker::Broker::start();
     let topic = format!("e2e-alerts-{}-{}", std::process::id(), broker.port());
 
@@ -73,6 +83,7 @@ fn start_pipeline(camsim_args: &[&str], camera_edit: impl Fn(String) -> String) 
         .unwrap();
     let cams = camera_edit(cams[..cam0_end].replace("127.0.0.1:8554", &addr));
     std::fs::write(dir.path().join("cameras.toml"), cams).unwrap();
+    let http_port = broker::free_port();
     let node = std::fs::read_to_string(src.join("xueliang.toml"))
         .unwrap()
         .replace("data_dir = \"../../.xueliang-data\"", "data_dir = \"data\"")
@@ -81,15 +92,12 @@ fn start_pipeline(camsim_args: &[&str], camera_edit: impl Fn(String) -> String) 
             "alerts_topic = \"xueliang.alerts\"",
             &format!("alerts_topic = \"{topic}\""),
         )
-        .replace(
-            "127.0.0.1:9464",
-            &format!("127.0.0.1:{}", broker::free_port()),
-        )
+        .replace("127.0.0.1:9464", &format!("127.0.0.1:{http_port}"))
         .replace(
             "127.0.0.1:8080",
             &format!("127.0.0.1:{}", broker::free_port()),
         );
-    std::fs::write(dir.path().join("xueliang.toml"), node).unwrap();
+    std::fs::write(dir.path().join("xueliang.toml"), node_edit(node)).unwrap();
 
     let run = Killed(
         Command::new(env!("CARGO_BIN_EXE_xueliang"))
@@ -105,7 +113,8 @@ fn start_pipeline(camsim_args: &[&str], camera_edit: impl Fn(String) -> String) 
         broker,
         topic,
         _camsim: camsim,
-        _run: run,
+        run,
+        http_port,
         _dir: dir,
     }
 }
@@ -213,4 +222,123 @@ fn a_stalled_camera_raises_one_video_loss_alert() {
     assert_eq!(alert.camera_id.as_str(), "44030400001320000001");
     assert!(alert.summary.contains("no frame for"), "{}", alert.summary);
     assert_eq!(alert.severity, Severity::Major);
+}
+
+/// One HTTP/1.0 GET on loopback: (status, body).
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let status = text.split(' ').nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
+    Some((status, body))
+}
+
+/// The value of the first series of a gauge or counter in Prometheus text.
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        let rest = l.strip_prefix(name)?;
+        // With or without labels: `name 3` or `name{node="x"} 3`.
+        let value = match rest.strip_prefix('{') {
+            Some(labelled) => labelled.split_once("} ")?.1,
+            None => rest.strip_prefix(' ')?,
+        };
+        value.trim().parse().ok()
+    })
+}
+
+/// Regression (issue #12): with the broker gone first — as `./xl demo` used to stop it —
+/// `xueliang run` logged "stopped" and then hung for good in librdkafka's consumer close.
+/// Now it exits within `drain_timeout_s` + 5 s, and the alert it could not deliver waits in
+/// the spool for the next start.
+#[test]
+fn shutdown_ends_when_the_broker_went_first() {
+    const DRAIN_S: u64 = 4;
+    let mut p = start_pipeline_with(
+        &["--stall-after", "2s"],
+        |c| {
+            c.replacen(
+                "tags = [\"plaza\", \"pedestrian\"]",
+                "tags = [\"plaza\", \"pedestrian\"]\nhealth = { video_loss_s = 4 }",
+                1,
+            )
+        },
+        |n| {
+            n.replace(
+                "drain_timeout_s = 10",
+                &format!("drain_timeout_s = {DRAIN_S}"),
+            )
+        },
+    );
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while http_get(p.http_port, "/healthz").map(|(s, _)| s) != Some(200) {
+        assert!(
+            Instant::now() < deadline,
+            "xueliang run never became healthy"
+        );
+        assert!(
+            p.run.0.try_wait().unwrap().is_none(),
+            "xueliang run exited early"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // The broker dies; the camera stalls and its video-loss alert can only be spooled.
+    p.broker.kill();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let spooled = http_get(p.http_port, "/metrics")
+            .and_then(|(_, m)| metric(&m, "xueliang_spool_records"))
+            .unwrap_or(0.0);
+        if spooled >= 1.0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no alert reached the spool within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    let asked = Instant::now();
+    let pid = p.run.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let limit = Duration::from_secs(DRAIN_S + 5);
+    let status = loop {
+        if let Some(status) = p.run.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            asked.elapsed() < limit,
+            "xueliang run still running {limit:?} after SIGTERM with the broker gone"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "a clean shutdown exits 0: {status:?}");
+    eprintln!(
+        "exited {:.1} s after SIGTERM",
+        asked.elapsed().as_secs_f32()
+    );
+
+    // Nothing lost: the undelivered alert is in the spool, intact.
+    let spool_dir = p._dir.path().join("data/spool");
+    let (spool, _) = xueliang_analyzer::publish::Spool::open(&spool_dir, 1 << 30).unwrap();
+    let mut cursor = spool.cursor();
+    let mut alerts = Vec::new();
+    while let Some(rec) = spool.read(&mut cursor).unwrap() {
+        alerts.push(AlertV1::from_json(&rec.value).expect("a valid Alert v1 in the spool"));
+    }
+    assert!(
+        alerts.iter().any(|a| a.event_type == EventType::VideoLoss),
+        "the video-loss alert is not in the spool: {alerts:?}"
+    );
 }

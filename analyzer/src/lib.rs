@@ -1,7 +1,9 @@
 //! Analyzer: batches frames across cameras, runs the detector on ONNX Runtime, tracks objects,
-//! evaluates rules and publishes Alert v1 to Kafka. (Being built under issue #4.)
+//! evaluates rules and publishes Alert v1 to Kafka. [`edge::start`] wires the whole edge role
+//! (ingest → camera health → analyzer → publisher) for `xueliang run` and the benchmarks.
 
 pub mod detector;
+pub mod edge;
 pub mod evidence;
 pub mod health;
 pub mod model;

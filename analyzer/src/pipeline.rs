@@ -12,8 +12,9 @@
 //!   frame), renders evidence only when a rule fires, and sends alerts with
 //!   `AlertSender::blocking_send`, which waits rather than drops (alerts are never dropped).
 //!
-//! Camera changes (inventory reload) travel on the same channel as results, so a camera's
-//! rules change between two of its frames, never in the middle of one.
+//! Camera changes ([`AnalyzerStage::update_cameras`], for an inventory reload; `xueliang run`
+//! does not reload yet) travel on the same channel as results, so a camera's rules change
+//! between two of its frames, never in the middle of one.
 
 use crate::detector::{
     DetectInput, Detected, DetectorPool, PictureRef, PoolOptions, SubmitError, Submitter,
@@ -138,6 +139,12 @@ impl AnalyzerStage {
 
     pub fn workers(&self) -> usize {
         self.pool.workers()
+    }
+
+    /// False once the post thread (tracking, rules, alerts) has stopped, which before
+    /// [`shutdown`](Self::shutdown) only a panic does: the stage no longer produces alerts.
+    pub fn is_alive(&self) -> bool {
+        !self.post.is_finished()
     }
 
     /// Finishes every frame already accepted (their alerts are sent), then stops. Blocking.

@@ -8,10 +8,10 @@
 //!   change gets a new `AlertV2`, never an edited v1. The JSON Schema generated from these types
 //!   is checked in under `deploy/schema/`, and a test fails when it drifts.
 //! - **Ids are types.** A camera id and a desk id are never interchangeable strings.
-//! - **Config is parsed twice.** Raw serde structs (`deny_unknown_fields`, doc comment per field)
-//!   are validated into checked types; every error carries the file, the key path and what to
-//!   change ([`config::ConfigError`]). Parsing takes text, not paths: reading files is the
-//!   binary's job, which keeps this crate free of I/O and trivially testable.
+//! - **Config is parsed twice.** Raw serde structs (`deny_unknown_fields`; their doc comments
+//!   describe the keys) are validated into checked types; every error carries the file, the key
+//!   path and what to change ([`config::ConfigError`]). Parsing takes text, not paths: reading
+//!   files is the binary's job, which keeps this crate free of I/O and trivially testable.
 //! - **Shutdown is a value** ([`shutdown::Shutdown`]) passed into every stage, so tests can drive
 //!   it and the binary can map SIGINT/SIGTERM onto it.
 
@@ -23,5 +23,6 @@ pub mod metrics;
 pub mod paths;
 pub mod picture;
 pub mod shutdown;
+pub mod supervise;
 
 pub use ids::{CameraId, DeskId};

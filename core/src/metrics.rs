@@ -16,7 +16,7 @@ pub fn describe_common() {
     describe_gauge!(UP, "1 while the role (label `role`) is running.");
     describe_counter!(
         CONFIG_ERRORS,
-        "Configuration errors found when loading or reloading (label `file`)."
+        "Configuration errors found when loading (label `file`)."
     );
     describe_histogram!(
         SHUTDOWN_DRAIN_SECONDS,

@@ -3,12 +3,13 @@
 //! Design decisions:
 //! - **The decoder's native layout, not BGR.** A software H.264/H.265 decoder produces planar
 //!   YUV 4:2:0 (I420); NVIDIA's produces NV12. Converting to BGR and scaling to the model's size
-//!   in the decoder pipeline cost as much again as decoding a 360p keyframe (`shared/MEDIA.md`)
-//!   and wrote an intermediate picture that the detector then read again to normalise it. The
-//!   detector's pre-processor has to touch every output pixel anyway, so it resamples the
-//!   Y, U and V planes straight into its input tensor and applies the colour matrix on the way
-//!   (bilinear interpolation and the YUV→RGB matrix are both linear, so interpolating first
-//!   is exact up to clamping). One pass, no intermediate image.
+//!   in the decoder pipeline cost as much again as decoding a 360p keyframe (the keyframe
+//!   stage ran at 0.52–0.61× the bare decoder: benches/RESULTS.md, "decode stage vs raw
+//!   decoder") and wrote an intermediate picture that the detector then read again to
+//!   normalise it. The detector's pre-processor has to touch every output pixel anyway, so it
+//!   resamples the Y, U and V planes straight into its input tensor and applies the colour
+//!   matrix on the way (bilinear interpolation and the YUV→RGB matrix are both linear, so
+//!   interpolating first is exact up to clamping). One pass, no intermediate image.
 //! - **Borrowed views and owned pictures.** [`PictureRef`] is what readers take (a frame in a
 //!   test is a plain `&[u8]` of BGR); [`Picture`] holds refcounted [`Bytes`] planes that share
 //!   the decoder's buffer without a copy.

@@ -1,14 +1,16 @@
-//! Ingest: keeps a live RTSP session to every camera in the inventory, samples and decodes
-//! frames, watches camera health, and hands frames to the analyzer. Also home of the camera
-//! simulator. (Being built under issue #3.)
+//! Ingest: keeps a live RTSP session to every camera in the inventory (with its state:
+//! streaming, stalled, offline, …), samples and decodes frames, measures the luma statistics
+//! camera health is judged on, and hands frames to the analyzer. Also home of the camera
+//! simulator.
 //!
 //! Layout, in data-flow order: [`session`] (one retina RTSP session per camera, a tokio task
 //! with backoff and a state) → [`sampler`] (keyframes / N fps / all, split around the decoder)
-//! → [`decode`] (a bounded pool of GStreamer decoder threads, scale + convert to the model's
-//! BGR input) → [`frame::Frame`] on a bounded queue to the analyzer (drop newest when full,
-//! counted). [`supervisor`] runs the set of cameras and applies inventory reloads; [`stats`]
-//! holds the per-camera counters and Prometheus metrics; [`bench`] measures decode and
-//! receive cost.
+//! → [`decode`] (a bounded pool of GStreamer decoder threads, emitting the decoder's own YUV
+//! pictures; the detector scales and converts them) → [`frame::Frame`] on a bounded queue to
+//! the analyzer (drop newest when full, counted). [`supervisor`] runs the set of cameras and
+//! can apply an inventory reload ([`IngestHandle::reload`]; `xueliang run` does not call it:
+//! it reads the inventory once, at start); [`stats`] holds the per-camera counters and
+//! Prometheus metrics; [`bench`] measures decode and receive cost.
 
 pub mod bench;
 pub mod camsim;

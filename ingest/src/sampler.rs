@@ -3,17 +3,18 @@
 //! Sampling is split in two because H.264/H.265 delta frames depend on earlier frames:
 //! - [`Gate`] runs in the RTSP session, *before* the decoder, on encoded access units. In
 //!   `keyframes` mode it passes only random-access points (retina marks them), so delta frames
-//!   never cost a decode — ~12× cheaper than decoding everything (see `shared/MEDIA.md`). In
-//!   `N fps` and `all` modes it passes whole GOPs. After packet loss, or after a unit was dropped
-//!   because the decoder was busy, it waits for the next keyframe instead of feeding the decoder
-//!   frames whose references are missing (which would decode to smeared garbage).
+//!   never cost a decode — ~12× cheaper than decoding everything (measured with GStreamer
+//!   1.22's libav decoder: one live 1080p camera decoded at every frame cost ~14 % of a core,
+//!   keyframes only ~1.2 %). In `N fps` and `all` modes it passes whole GOPs. After packet
+//!   loss, or after a unit was dropped because the decoder was busy, it waits for the next
+//!   keyframe instead of feeding the decoder frames whose references are missing (which would
+//!   decode to smeared garbage).
 //!   `N fps` with a period at least as long as the camera's keyframe interval (e.g. 0.5 fps on a
 //!   2 s GOP) is served from keyframes alone: the gate measures the interval and stops passing
 //!   delta frames, which costs only a little precision in the output rate.
 //! - [`Pacer`] runs *after* the decoder, on decoded pictures, in a pad probe on the decoder's
-//!   output — before scale and colour conversion, so frames that are not due cost a decode but
-//!   no scale/convert (and no BGR buffer). It uses presentation time, so B-frame reordering is
-//!   handled.
+//!   output — before any scale or colour conversion, so frames that are not due cost a decode
+//!   and nothing more. It uses presentation time, so B-frame reordering is handled.
 
 use std::time::Duration;
 

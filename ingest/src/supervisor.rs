@@ -1,5 +1,7 @@
 //! The running set of cameras: starts a session task per camera, applies inventory reloads
 //! without a restart, reports states and counters, and shuts everything down in order.
+//! (Reloads are a library call, [`IngestHandle::reload`]: `xueliang run` reads the inventory
+//! once, at start, and nothing in the binary reloads it yet.)
 //!
 //! Design decisions:
 //! - **Reload is a diff by camera id.** New ids start, missing ids stop, and an id whose

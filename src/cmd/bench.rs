@@ -1,6 +1,6 @@
-//! `xueliang bench ingest|decode`: each prints a human summary and, as its last line, one JSON
-//! object with its figures. Ratios are against limits measured in the same run, so they
-//! survive a noisy machine.
+//! `xueliang bench ingest|decode|detect`: each prints a human summary and, as its last line,
+//! one JSON object with its figures. Ratios are against limits measured in the same run, so
+//! they survive a noisy machine.
 
 use super::bench_e2e::probe::{proc_mb, process_cpu_s};
 use anyhow::{Context, anyhow};

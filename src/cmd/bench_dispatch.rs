@@ -562,7 +562,7 @@ fn raw_consume(
     let mut cfg = ClientConfig::new();
     cfg.set("bootstrap.servers", brokers)
         .set("group.id", format!("raw-{topic}"))
-        // Static membership, like the dispatcher (tansu's group defect, KAFKA.md).
+        // Static membership, like the dispatcher (tansu's group defect, deploy/KAFKA.md).
         .set("group.instance.id", format!("raw-{topic}"))
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")

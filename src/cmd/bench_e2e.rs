@@ -13,10 +13,10 @@
 //!   anything else runs, so they see a quiet process; the broker's raw produce/consume rate is
 //!   measured at the end, with messages of the mean size of the alerts the run produced
 //!   (evidence snapshots included), once the pipeline is stopped.
-//! - **A fresh edge per step**, the dispatcher, camsim and broker for the whole run: the
-//!   camera inventory of a node is fixed at start (`run` reloads it, but a restart is the
-//!   simplest way to get a clean analyzer queue, tracker state and counters per step), while
-//!   the consumer group join of the dispatcher (seconds on tansu) happens once.
+//! - **A fresh edge per step**, the dispatcher, camsim and broker for the whole run: an
+//!   edge's camera inventory is fixed when it starts (`run` reads the files once, at start),
+//!   and a restart also gives each step a clean analyzer queue, tracker state and counters,
+//!   while the consumer group join of the dispatcher (seconds on tansu) happens once.
 //! - **Counters, not guesses** ([`probe`]): frames received, decoded, sampled, dropped (per
 //!   reason) and detected come from the stages' own Prometheus counters, read through the
 //!   recorder `xueliang run` installs; CPU per stage from per-thread CPU time by thread name.
@@ -319,7 +319,7 @@ pub fn run(o: Options) -> anyhow::Result<()> {
     disp.shutdown.trigger();
     rt.block_on(async {
         let _ = tokio::time::timeout(Duration::from_secs(10), async {
-            while disp.tasks.join_next().await.is_some() {}
+            while disp.tasks.next().await.is_some() {}
         })
         .await;
     });

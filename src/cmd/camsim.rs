@@ -55,7 +55,7 @@ pub async fn run(args: CamsimArgs) -> anyhow::Result<()> {
         handle.cameras().saturating_sub(1)
     );
     let shutdown = Shutdown::new();
-    signals::install(shutdown.clone());
+    signals::install(shutdown.clone())?;
     camsim::run_until(handle, shutdown).await;
     Ok(())
 }

@@ -1,15 +1,25 @@
-//! `xueliang run`: starts the selected roles in one process and the per-process endpoint, then
-//! waits for a signal and drains.
+//! `xueliang run`: starts the selected roles in one process and the per-process endpoint,
+//! supervises them, and on a signal (or a failed role) drains and exits.
+//!
+//! Shutdown always ends, whatever the broker does: the drain is bounded by
+//! `shutdown.drain_timeout_s`, librdkafka's blocking closes run on threads of their own, the
+//! second signal is handled off the main runtime, and a last-resort deadline thread exits the
+//! process [`DEADLINE_GRACE`] after the drain's own limit. Nothing is lost on the way: unsent
+//! alerts stay in the spool and uncommitted offsets are redelivered.
 
 use crate::cli::{Role, RunArgs};
 use crate::http::{self, Health, RoleStatus};
-use crate::{config_load, roles, signals, telemetry};
+use crate::{config_load, signals, telemetry};
 use anyhow::Context;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use xueliang_core::shutdown::Shutdown;
+use xueliang_core::supervise::{TaskExit, Tasks};
+
+/// How long after `drain_timeout_s` the process exits even if something still hangs.
+pub const DEADLINE_GRACE: Duration = Duration::from_secs(3);
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let settings = config_load::load(&args.config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let settings = config_load::load(&args.config)?;
     let node = &settings.node;
     telemetry::init_tracing(node.log_format, &node.log_level);
     let prometheus = telemetry::init_metrics(&node.name)?;
@@ -22,7 +32,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         args.role.clone()
     };
     let shutdown = Shutdown::new();
-    signals::install(shutdown.clone());
+    signals::install(shutdown.clone()).context("installing the signal handlers")?;
     let health = Health::default();
     let app = http::router(prometheus, health.clone(), shutdown.clone());
     let (addr, server) = http::serve(
@@ -41,46 +51,104 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         "xueliang started"
     );
 
-    let mut tasks: tokio::task::JoinSet<()> = tokio::task::JoinSet::new();
+    let mut tasks = Tasks::new();
     for role in &roles {
         health.set(role.as_str(), RoleStatus::Starting);
     }
-    let edge = roles.contains(&Role::Ingest) || roles.contains(&Role::Analyzer);
-    if edge && !(roles.contains(&Role::Ingest) && roles.contains(&Role::Analyzer)) {
-        anyhow::bail!(
-            "--role ingest and --role analyzer run together (decoded frames never cross the \
-             network; a cluster shards cameras across nodes): pass both, or neither"
-        );
-    }
-    if edge {
-        roles::start_edge(&settings, &health, &shutdown, &mut tasks)?;
-    }
-    if roles.contains(&Role::Dispatcher) {
-        roles::start_dispatcher(&settings, args.api_listen, &health, &shutdown, &mut tasks)?;
+    for role in &roles {
+        let started = match role {
+            Role::Edge => xueliang_analyzer::edge::start(&settings, &shutdown, &mut tasks),
+            Role::Dispatcher => {
+                xueliang_dispatcher::role::start(&settings, args.api_listen, &shutdown, &mut tasks)
+                    .map(|_| ())
+            }
+        };
+        if let Err(e) = started {
+            // Roles already started drain before the error is reported.
+            health.set(role.as_str(), RoleStatus::Failed);
+            shutdown.trigger();
+            drain(&mut tasks, node.drain_timeout).await;
+            return Err(e.context(format!("starting the {} role", role.as_str())));
+        }
+        health.set(role.as_str(), RoleStatus::Running);
     }
 
-    shutdown.wait().await;
-    health.draining();
-    let started = Instant::now();
-    let drain = async {
-        while let Some(res) = tasks.join_next().await {
-            if let Err(e) = res {
-                tracing::error!(error = %e, "a role task failed while draining");
-            }
-        }
-        let _ = server.await;
-    };
-    if tokio::time::timeout(node.drain_timeout, drain)
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            timeout_s = node.drain_timeout.as_secs(),
-            "drain timed out; exiting with work still in flight"
+    // A role task ends before shutdown only when its role failed.
+    let failed: Option<TaskExit> = tasks.watch(&shutdown).await;
+    if let Some(exit) = &failed {
+        health.set(exit.role, RoleStatus::Failed);
+        tracing::error!(
+            role = exit.role,
+            task = exit.task,
+            error = exit
+                .outcome
+                .as_ref()
+                .err()
+                .map(String::as_str)
+                .unwrap_or("ended early"),
+            "a role task stopped before shutdown; draining the others and exiting non-zero so \
+             the supervisor restarts this process"
         );
+        shutdown.trigger();
     }
+    health.draining();
+    start_deadline(node.drain_timeout + DEADLINE_GRACE);
+    let started = Instant::now();
+    let drained = drain(&mut tasks, node.drain_timeout).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), server).await;
     metrics::histogram!(xueliang_core::metrics::SHUTDOWN_DRAIN_SECONDS)
         .record(started.elapsed().as_secs_f64());
-    tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "stopped");
-    Ok(())
+    tracing::info!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        drained,
+        "stopped"
+    );
+    match failed {
+        Some(exit) => anyhow::bail!(
+            "the {} role failed: {} {}",
+            exit.role,
+            exit.task,
+            exit.outcome
+                .err()
+                .unwrap_or_else(|| "ended before shutdown".into())
+        ),
+        None => Ok(()),
+    }
+}
+
+/// Waits for every task to end, for at most `limit`; logs the ones that ended with an error.
+/// Returns whether all of them ended in time.
+async fn drain(tasks: &mut Tasks, limit: Duration) -> bool {
+    let all = async {
+        while let Some(exit) = tasks.next().await {
+            if let Err(e) = &exit.outcome {
+                tracing::error!(role = exit.role, task = exit.task, error = %e, "a role task failed while draining");
+            }
+        }
+    };
+    if tokio::time::timeout(limit, all).await.is_err() {
+        tracing::warn!(
+            timeout_s = limit.as_secs(),
+            left = tasks.len(),
+            "drain timed out; exiting with work still in flight (unsent alerts stay in the spool)"
+        );
+        tasks.abort_all();
+        return false;
+    }
+    true
+}
+
+/// The last resort: a plain thread that ends the process after `after`, whatever the async
+/// runtime is doing (a worker blocked in a C library cannot be cancelled).
+fn start_deadline(after: Duration) {
+    let _ = std::thread::Builder::new()
+        .name("shutdown-deadline".into())
+        .spawn(move || {
+            std::thread::sleep(after);
+            tracing::error!(
+                after_s = after.as_secs(),
+                "shutdown did not finish in time; exiting now"
+            );
+            std::process::exit(1);
+        });
 }

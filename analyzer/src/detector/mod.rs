@@ -1,9 +1,10 @@
-//! The detector stage: BGR frames in, [`Detection`](crate::types::Detection)s out, on ONNX
-//! Runtime through the `ort` crate.
+//! The detector stage: pictures in (the decoder's own I420 or NV12, or BGR),
+//! [`Detection`](crate::types::Detection)s out, on ONNX Runtime through the `ort` crate.
 //!
 //! Layers, each usable on its own:
-//! - [`preprocess`]: any-size BGR `u8` frame → stretched, normalised NCHW `f32` written straight
-//!   into one slot of the batch tensor (no intermediate image).
+//! - [`preprocess`]: any-size picture (I420, NV12 or BGR `u8`) → stretched, normalised NCHW
+//!   `f32` written straight into one slot of the batch tensor (colour conversion fused, no
+//!   intermediate image).
 //! - [`postprocess`]: GFL box decoding and class-wise NMS, with boxes scaled back to the source
 //!   frame.
 //! - [`Detector`]: one `ort::Session` plus its reusable buffers; `detect_batch` runs any number

@@ -1,13 +1,14 @@
-//! Camera-health events (video loss, frozen picture, lens covered) are detected by ingest, not
-//! by rules; this turns them into the same [`RuleEvent`] so one path publishes everything.
-//! Ingest already reports each fault once per transition, so no cooldown applies here.
+//! Camera-health events (video loss, frozen picture, lens covered) are detected by the health
+//! monitor ([`crate::health`], on the luma statistics ingest measures per frame), not by rules;
+//! this turns them into the same [`RuleEvent`] so one path publishes everything. The monitor
+//! already reports each fault once per episode, so no cooldown applies here.
 
 use super::RuleEvent;
 use chrono::{DateTime, Utc};
 use xueliang_core::CameraId;
 use xueliang_core::contract::{EventType, Severity};
 
-/// A camera fault as reported by ingest.
+/// A camera fault as the health monitor reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CameraFault {
     /// No frame for the configured time (视频丢失).

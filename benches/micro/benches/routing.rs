@@ -5,8 +5,8 @@
 //! camera's alert, cycling through all of them, so the figure is an average over the city
 //! (inside stations, in enclaves, on MultiPolygon halves, outside everything).
 //!
-//! Also `build`: `Router::new` for that city (R-tree bulk load and areas), a start-up and
-//! config-reload cost rather than a per-alert one.
+//! Also `build`: `Router::new` for that city (R-tree bulk load and areas), a start-up cost
+//! rather than a per-alert one.
 //!
 //! Run: `cargo bench -p xueliang-microbench --bench routing`.
 

@@ -11,7 +11,7 @@
 //!   store transaction (one fsync) for all of them.
 //! - **Static membership.** `group.instance.id` is the configured instance id: a restarted
 //!   dispatcher takes its partitions back at once, and it avoids the test broker's stuck-group
-//!   defect (see KAFKA.md). If the consumer still holds no partition for
+//!   defect (see deploy/KAFKA.md). If the consumer still holds no partition for
 //!   `dispatcher.no_partitions_alert`, that is logged at ERROR and raised as a gauge: alerts
 //!   may be piling up unseen. `session.timeout.ms` stays at librdkafka's default (45 s):
 //!   lowered to 6 s, the test broker (tansu 0.6.0) often left the group stuck in SyncGroup.
@@ -123,6 +123,9 @@ impl ConsumerHandle {
         self.task.await.map_err(|_| ConsumeError::Task)?
     }
 }
+
+/// Longest wait for the final offset commit and the consumer's close on shutdown.
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The Kafka alert consumer.
 pub struct Consumer;
@@ -253,7 +256,7 @@ impl Worker {
                 }
             }
         }
-        self.drain();
+        self.close().await;
         Ok(())
     }
 
@@ -435,13 +438,38 @@ impl Worker {
         }
     }
 
-    fn drain(&self) {
-        match self.consumer.commit_consumer_state(CommitMode::Sync) {
-            Ok(()) => {}
-            Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
-            Err(e) => tracing::warn!(error = %e, "final offset commit failed"),
+    /// Commits the stored offsets and closes the consumer, on a thread of its own and for at
+    /// most [`CLOSE_TIMEOUT`]. librdkafka's synchronous commit and its consumer close both
+    /// wait for the group coordinator; with the broker gone they wait for good, and on an
+    /// async worker that once hung the whole process after "stopped". An abandoned close
+    /// loses nothing: offsets not committed are redelivered and dropped by alert id.
+    async fn close(self) {
+        let Worker { consumer, dlq, .. } = self;
+        let (done_tx, done) = tokio::sync::oneshot::channel();
+        let spawned = std::thread::Builder::new()
+            .name("kafka-consumer-close".into())
+            .spawn(move || {
+                match consumer.commit_consumer_state(CommitMode::Sync) {
+                    Ok(()) => {}
+                    Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+                    Err(e) => tracing::warn!(error = %e, "final offset commit failed"),
+                }
+                drop(consumer);
+                drop(dlq);
+                let _ = done_tx.send(());
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot start the consumer-close thread; not closing it");
+            return;
         }
-        tracing::info!("alert consumer stopped");
+        match tokio::time::timeout(CLOSE_TIMEOUT, done).await {
+            Ok(_) => tracing::info!("alert consumer stopped"),
+            Err(_) => tracing::warn!(
+                timeout_s = CLOSE_TIMEOUT.as_secs(),
+                "the broker did not answer the consumer's close; leaving it (uncommitted \
+                 offsets are redelivered at the next start and dropped as duplicates)"
+            ),
+        }
     }
 }
 

@@ -5,19 +5,23 @@
 //! - **Replay, never encode.** The clip (a preset made once by ffmpeg, see [`clip`], or any
 //!   Annex B `.h264`/`.h265` file) is parsed and packetized into RTP payloads at start
 //!   ([`packetize`], RFC 6184 or RFC 7798, the codec told from the bytes);
-//!   every session shares those bytes and only writes its own 16-byte interleave+RTP headers.
-//! - **RTP over the RTSP TCP connection only** (`RTP/AVP/TCP;interleaved`), what ingest uses;
-//!   UDP SETUPs get `461 Unsupported Transport`. One tokio task per connection does RTSP, pacing
+//!   every TCP session shares those bytes and only writes its own 16-byte interleave+RTP
+//!   headers (a UDP session copies each packet into its datagram).
+//! - **RTP over the RTSP TCP connection** (`RTP/AVP/TCP;interleaved`, ingest's default) **or
+//!   over UDP unicast** (`RTP/AVP`, from a consecutive server port pair); multicast and SRTP
+//!   SETUPs get `461 Unsupported Transport`. One tokio task per connection does RTSP, pacing
 //!   and writing, with no per-session channels or extra tasks, because the target is 2,000+
-//!   sessions on a 2-core machine that also runs the client (see `shared/MEDIA.md`: GStreamer's
-//!   RTSP server either aligns every camera's phase or costs a pipeline per camera).
+//!   sessions on a 2-core machine that also runs the client. (GStreamer's RTSP server was
+//!   measured on that machine kind: one shared live mount puts every camera's keyframe at the
+//!   same instant, and a pipeline per camera costs ~0.43 % of a core and ~5 threads each.)
 //! - **Cameras are clocks** ([`schedule`]): each camera's timeline is fixed at server start with
 //!   a phase spread over the GOP, so keyframes of N cameras arrive evenly spread, and a session
 //!   starts with the IDR of the GOP on air and joins the camera's cadence at its next IDR.
-//! - **Slow clients cost a bounded amount.** A session holds at most one frame in flight; if the
-//!   kernel has not taken it by the next tick, that frame and the rest of its GOP are dropped
+//! - **Slow clients cost a bounded amount.** A TCP session holds at most one frame in flight; if
+//!   the kernel has not taken it by the next tick, that frame and the rest of its GOP are dropped
 //!   (counted; sequence numbers still advance so the client sees the loss) and sending resumes
-//!   at the next IDR, so the client can always decode what it gets.
+//!   at the next IDR, so the client can always decode what it gets. A UDP session sends each
+//!   frame at once; packets the socket cannot take are lost, as on a real network.
 //! - **Faults are switches** ([`Faults`]) applied per camera subset, for ingest's reliability
 //!   tests: disconnects, stalls with a live control channel, corrupted slice payloads (framing
 //!   stays valid), refused auth, and an SDP announcing a codec ingest cannot handle.

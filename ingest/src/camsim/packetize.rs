@@ -2,9 +2,10 @@
 //!
 //! Design decisions:
 //! - **Packetize at load, not per session.** Each access unit becomes its RTP payloads stored
-//!   back to back in one buffer. A session only writes the 4-byte interleave prefix and the
+//!   back to back in one buffer. A TCP session only writes the 4-byte interleave prefix and the
 //!   12-byte RTP header per packet and points the kernel at the shared payload bytes (`writev`),
-//!   so 2,000 sessions cost 2,000 × headers, not 2,000 × payloads.
+//!   so 2,000 sessions cost 2,000 × headers, not 2,000 × payloads (a UDP session copies each
+//!   packet into its datagram).
 //! - **H.264 or H.265, told from the bytes.** A stream holding an H.265 VPS NAL is H.265 (the
 //!   same two bytes would be an H.264 NAL of the unspecified type 0, which encoders never write),
 //!   anything else is read as H.264. Both become single NAL unit packets when they fit in

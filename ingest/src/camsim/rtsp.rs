@@ -175,8 +175,6 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-/// Interleaved channel pair from a `Transport` header, if it asks for RTP over the RTSP TCP
-/// connection; `None` (answer 461) for UDP or multicast.
 /// What a client asked for in SETUP's `Transport` header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TransportRequest {
@@ -186,7 +184,8 @@ pub enum TransportRequest {
     Udp { client_rtp: u16, client_rtcp: u16 },
 }
 
-/// The first transport of the offer camsim can serve (TCP interleaved or UDP unicast).
+/// The first transport of the offer camsim can serve (TCP interleaved or UDP unicast);
+/// `None` (answer 461) otherwise: multicast, SRTP, or a malformed offer.
 pub fn transport_request(transport: &str) -> Option<TransportRequest> {
     for option in transport.split(',') {
         let mut parts = option.split(';').map(str::trim);

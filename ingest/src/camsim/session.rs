@@ -6,12 +6,14 @@
 //!   RTCP receiver reports), socket writability (only while output is pending), the next frame
 //!   tick, or shutdown. Nothing else runs per session, which is what makes thousands of sessions
 //!   per core possible.
-//! - **Zero-copy writes.** A frame goes out as one `writev`: per-packet 16-byte headers from a
-//!   reusable session buffer interleaved with slices of the shared clip payloads. Only packets hit
-//!   by the corruption fault are copied.
+//! - **Zero-copy writes (TCP).** A frame goes out as one `writev`: per-packet 16-byte headers
+//!   from a reusable session buffer interleaved with slices of the shared clip payloads. Only
+//!   packets hit by the corruption fault are copied. Over UDP each packet is copied into one
+//!   datagram.
 //! - **Never interleave inside a message.** RTSP responses and RTCP reports wait in a small control
 //!   buffer until the frame being written is complete; a frame is never split by other bytes.
-//! - **At most one frame in flight** (see the slow-client policy in the module doc of `camsim`).
+//! - **At most one frame in flight** over TCP (see the slow-client policy in the module doc of
+//!   `camsim`).
 //! - **Timestamps are the camera's clock**: RTP time advances exactly 90 kHz / fps per tick, and
 //!   each RTCP sender report (about once a second) pairs a frame's RTP time with the wall-clock
 //!   instant it was scheduled for, so clients can recover capture time.

@@ -1,5 +1,5 @@
-//! The node under test, wired exactly as `xueliang run` wires it (`roles::start_edge`,
-//! `roles::start_dispatcher`), from a deployment generated out of a template
+//! The node under test, wired exactly as `xueliang run` wires it
+//! (`xueliang_analyzer::edge::start`, `xueliang_dispatcher::role::start`), from a deployment generated out of a template
 //! (`deploy/single-node` by default): its node settings, desks, routing and jurisdictions, with
 //! the broker, topics, listen addresses and data directory of this run, and an inventory of
 //! camsim cameras.
@@ -14,15 +14,14 @@
 //! - *alert in Kafka*: a bare consumer (partitions assigned, no group, 10 ms fetch wait)
 //!   reading the alerts topic records when it receives each alert;
 //! - *pushed to a desk*: a subscriber of the dispatcher's push hub (what every desk's
-//!   WebSocket reads) records when an incident change naming the alert is pushed.
+//!   Server-Sent Events stream reads) records when an incident change naming the alert is
+//!   pushed.
 //!
 //! The dispatcher, the camera simulator and the broker run for the whole bench; the edge
 //! (ingest + analyzer + publisher) is started afresh for each step with that step's cameras
 //! and sampling policy, and drained at its end.
 
 use super::limits::{assigned_consumer, create_topic};
-use crate::http::Health;
-use crate::roles;
 use anyhow::{Context, anyhow};
 use chrono::{DateTime, Utc};
 use rdkafka::consumer::BaseConsumer;
@@ -34,10 +33,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast::error::RecvError;
-use tokio::task::JoinSet;
 use xueliang_core::config::{Sampling, Settings};
 use xueliang_core::contract::AlertV1;
 use xueliang_core::shutdown::Shutdown;
+use xueliang_core::supervise::Tasks;
 use xueliang_dispatcher::push::{Hub, Push};
 use xueliang_dispatcher::store::ChangeKind;
 
@@ -323,7 +322,7 @@ pub fn spawn_push_observer(
 /// The dispatcher for the whole bench, and the topics it reads.
 pub struct Dispatcher {
     pub shutdown: Shutdown,
-    pub tasks: JoinSet<()>,
+    pub tasks: Tasks,
     pub hub: Hub,
 }
 
@@ -338,14 +337,14 @@ pub fn start_dispatcher(
     })?;
     let _guard = rt.enter();
     let shutdown = Shutdown::new();
-    let mut tasks = JoinSet::new();
-    let hub = roles::start_dispatcher(
+    let mut tasks = Tasks::new();
+    let hub = xueliang_dispatcher::role::start(
         settings,
         Some("127.0.0.1:0".parse()?),
-        &Health::default(),
         &shutdown,
         &mut tasks,
-    )?;
+    )?
+    .hub;
     Ok(Dispatcher {
         shutdown,
         tasks,
@@ -356,15 +355,15 @@ pub fn start_dispatcher(
 /// One step's ingest + analyzer + publisher.
 pub struct Edge {
     shutdown: Shutdown,
-    tasks: JoinSet<()>,
+    tasks: Tasks,
 }
 
 impl Edge {
     pub fn start(rt: &tokio::runtime::Runtime, settings: &Settings) -> anyhow::Result<Edge> {
         let _guard = rt.enter();
         let shutdown = Shutdown::new();
-        let mut tasks = JoinSet::new();
-        roles::start_edge(settings, &Health::default(), &shutdown, &mut tasks)?;
+        let mut tasks = Tasks::new();
+        xueliang_analyzer::edge::start(settings, &shutdown, &mut tasks)?;
         Ok(Edge { shutdown, tasks })
     }
 
@@ -375,7 +374,7 @@ impl Edge {
         let deadline = Instant::now() + limit;
         rt.block_on(async {
             while Instant::now() < deadline {
-                match tokio::time::timeout_at(deadline.into(), self.tasks.join_next()).await {
+                match tokio::time::timeout_at(deadline.into(), self.tasks.next()).await {
                     Ok(Some(_)) => {}
                     Ok(None) => return true,
                     Err(_) => break,
