@@ -29,7 +29,7 @@ pub enum Command {
     /// roles named with --role.
     Run(RunArgs),
     /// Serve simulated cameras over RTSP (rtsp://127.0.0.1:PORT/cam/{i}) for tests and benches.
-    Camsim(CamsimArgs),
+    Camsim(xueliang_camsim::cli::CamsimArgs),
     /// Manage detection models: list what is known, fetch and convert, verify.
     Models {
         #[command(subcommand)]
@@ -38,11 +38,6 @@ pub enum Command {
     /// Run decode, detection, tracking and rules over a video file and print JSON lines
     /// (one per analysed frame and one per rule event). For checking a model and tuning zones.
     AnalyzeFile(AnalyzeFileArgs),
-    /// Measure throughput and latency against the limits measured in the same run.
-    Bench {
-        #[command(subcommand)]
-        what: BenchWhat,
-    },
     /// Validate a configuration (xueliang.toml plus the camera inventory and jurisdictions it
     /// names) and print a summary; every error names the file, the key and what to change.
     CheckConfig {
@@ -101,55 +96,6 @@ impl Role {
     }
 }
 
-#[derive(clap::Args, Debug)]
-pub struct CamsimArgs {
-    /// Number of cameras to serve (rtsp://HOST:PORT/cam/0 … cam/N-1).
-    #[arg(long, default_value_t = 4)]
-    pub cameras: usize,
-    /// TCP port (0 picks a free one and prints it).
-    #[arg(long, default_value_t = 8554)]
-    pub port: u16,
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
-    pub listen: std::net::IpAddr,
-    /// What to serve: vtest (the real street clip), 360p, 720p, 1080p (synthetic load), each
-    /// in H.264, or as H.265 with an -h265 suffix (vtest-h265, 360p-h265, …), or a path to an
-    /// H.264 or H.265 Annex-B file. Presets are encoded once into the cache.
-    #[arg(long, default_value = "vtest")]
-    pub clip: String,
-    /// Frame rate to replay at (default: the clip's, 25).
-    #[arg(long)]
-    pub fps: Option<f32>,
-    /// Require credentials, as USER:PASS.
-    #[arg(long)]
-    pub auth: Option<String>,
-    /// digest or basic.
-    #[arg(long, default_value = "digest")]
-    pub auth_scheme: String,
-    /// Socket send buffer per session in bytes (0 = kernel autotuning).
-    #[arg(long, default_value_t = 256 * 1024)]
-    pub send_buffer: u32,
-    /// Cameras the fault switches apply to: "all" or a list such as "0,3,5-9".
-    #[arg(long, default_value = "all")]
-    pub fault_cameras: String,
-    /// Fault: close each connection after this long (e.g. 30s), every time.
-    #[arg(long)]
-    pub drop_every: Option<String>,
-    /// Fault: stop sending media after this long but keep the connection open.
-    #[arg(long)]
-    pub stall_after: Option<String>,
-    /// Fault: corrupt the slice data of this fraction of packets (0..1).
-    #[arg(long, default_value_t = 0.0)]
-    pub corrupt_ratio: f32,
-    /// Fault: answer every request with 401.
-    #[arg(long)]
-    pub refuse_auth: bool,
-    /// Fault: announce this codec in the SDP instead of the clip's (e.g. MP4V-ES, or H265 over
-    /// an H.264 clip) to provoke "unsupported codec".
-    #[arg(long)]
-    pub announce_codec: Option<String>,
-}
-
 #[derive(Subcommand, Debug)]
 pub enum ModelsAction {
     /// List the models this build knows (from models/*/manifest.toml) and whether each is ready.
@@ -185,70 +131,6 @@ pub struct AnalyzeFileArgs {
     /// Use this ONNX model (a .onnx file or a folder with model.onnx) instead of the cache.
     #[arg(long)]
     pub model: Option<PathBuf>,
-}
-
-#[derive(Subcommand, Debug)]
-pub enum BenchWhat {
-    /// Concurrent camera sessions against an in-process camsim: frames received, CPU and
-    /// memory per camera.
-    Ingest {
-        #[arg(long, default_value_t = 500)]
-        cameras: usize,
-        #[arg(long, default_value_t = 20)]
-        seconds: u64,
-        /// Clip preset (vtest, 360p, 720p, 1080p; add -h265 for H.265) or an .h264/.h265 file.
-        #[arg(long, default_value = "360p")]
-        clip: String,
-        /// Also decode keyframes (the production path) instead of discarding after receive.
-        #[arg(long)]
-        decode: bool,
-        /// Decoder threads when --decode is given.
-        #[arg(long, default_value_t = 1)]
-        decoder_workers: usize,
-    },
-    /// Decode stage throughput vs the raw decoder on the same clip, in the same run.
-    Decode {
-        /// Clip preset (vtest, 360p, 720p, 1080p; add -h265 for H.265) or an .h264/.h265 file.
-        #[arg(long, default_value = "vtest")]
-        clip: String,
-        /// Passes over the clip per variant.
-        #[arg(long, default_value_t = 2)]
-        loops: usize,
-    },
-    /// Detector stage throughput vs raw ONNX Runtime at batch 1/4/8 on real frames.
-    Detect {
-        /// Seconds to measure each variant.
-        #[arg(long, default_value_t = 5.0)]
-        seconds: f64,
-        /// ONNX Runtime intra-op threads per session.
-        #[arg(long, default_value_t = 1)]
-        intra_threads: usize,
-    },
-    /// Alerts routed and persisted per second vs the broker's raw consume rate in the same
-    /// run, and alert → push latency at a paced rate. Starts its own broker (tansu) unless
-    /// --broker is given.
-    Dispatch(crate::cmd::bench_dispatch::Options),
-    /// The whole pipeline: maximum cameras per node per sampling policy, end-to-end latency,
-    /// each stage against its raw limit measured in the same run. Starts camsim, tansu and
-    /// the single-node pipeline in-process; writes a JSON file, a Markdown report and SVG
-    /// plots to --out; the last stdout line is the JSON summary.
-    E2e(crate::cmd::bench_e2e::Options),
-}
-
-/// Where `bench dispatch` stores alerts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum BenchDatabase {
-    Sqlite,
-    Postgres,
-}
-
-impl BenchDatabase {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BenchDatabase::Sqlite => "sqlite",
-            BenchDatabase::Postgres => "postgres",
-        }
-    }
 }
 
 #[derive(Subcommand, Debug)]

@@ -1,15 +1,14 @@
 //! The `xueliang` binary: one executable whose subcommands run each role of the pipeline
-//! (or all of them), the camera simulator, model tooling and the benchmarks.
+//! (or all of them), model tooling, configuration and user management, and a forwarder to
+//! the camera simulator. The benchmarks are a separate binary (`benches/harness`).
 
 mod cli;
 mod cmd;
-mod config_load;
 mod http;
 mod signals;
-mod telemetry;
 
 use clap::Parser;
-use cli::{BenchWhat, Cli, Command, ModelsAction};
+use cli::{Cli, Command, ModelsAction};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -59,42 +58,6 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             cmd::analyze_file::run(args)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench { what } => match what {
-            BenchWhat::Ingest {
-                cameras,
-                seconds,
-                clip,
-                decode,
-                decoder_workers,
-            } => {
-                crate::telemetry::init_tracing(xueliang_core::config::LogFormat::Pretty, "warn");
-                cmd::bench::ingest(cameras, seconds, &clip, decode, decoder_workers)?;
-                Ok(ExitCode::SUCCESS)
-            }
-            BenchWhat::Decode { clip, loops } => {
-                crate::telemetry::init_tracing(xueliang_core::config::LogFormat::Pretty, "warn");
-                cmd::bench::decode(&clip, loops)?;
-                Ok(ExitCode::SUCCESS)
-            }
-            BenchWhat::Detect {
-                seconds,
-                intra_threads,
-            } => {
-                crate::telemetry::init_tracing(xueliang_core::config::LogFormat::Pretty, "warn");
-                cmd::bench::detect(seconds, intra_threads)?;
-                Ok(ExitCode::SUCCESS)
-            }
-            BenchWhat::Dispatch(opts) => {
-                crate::telemetry::init_tracing(xueliang_core::config::LogFormat::Pretty, "warn");
-                runtime()?.block_on(cmd::bench_dispatch::run(opts))?;
-                Ok(ExitCode::SUCCESS)
-            }
-            BenchWhat::E2e(opts) => {
-                crate::telemetry::init_tracing(xueliang_core::config::LogFormat::Pretty, "warn");
-                cmd::bench_e2e::run(opts)?;
-                Ok(ExitCode::SUCCESS)
-            }
-        },
     }
 }
 

@@ -3,10 +3,8 @@
 //! with `xueliang send-alert`, and Debian's Chromium driven by playwright-core
 //! (tests/ui/desk.e2e.mjs). Screenshots land in target/ui-artifacts/.
 
-#[path = "../analyzer/tests/support/broker.rs"]
-mod broker;
-#[path = "support/process.rs"]
-mod process;
+use xueliang_testkit::broker;
+use xueliang_testkit::process;
 
 use process::Killed;
 

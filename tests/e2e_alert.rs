@@ -3,10 +3,8 @@
 //! demo camera's rules, the alert goes through the spool to a real Kafka-protocol broker
 //! (tansu), and a consumer reads a valid Alert v1 whose evidence JPEG decodes.
 
-#[path = "../analyzer/tests/support/broker.rs"]
-mod broker;
-#[path = "support/process.rs"]
-mod process;
+use xueliang_testkit::broker;
+use xueliang_testkit::process;
 
 use process::Killed;
 

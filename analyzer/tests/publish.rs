@@ -1,9 +1,9 @@
-//! The alert publisher against a real Kafka-protocol broker (tansu, see tests/support/broker.rs):
+//! The alert publisher against a real Kafka-protocol broker (tansu, started by xueliang-testkit):
 //! delivery with keys and per-camera order, broker outage and restart, process restart.
 //! Each test has its own broker process, port and topic.
 
 mod support {
-    pub mod broker;
+    pub use xueliang_testkit::broker;
     pub mod publish;
 }
 

@@ -4,7 +4,7 @@
 //! `cargo test --release -p xueliang-analyzer --test publish_bench -- --ignored --nocapture`.
 
 mod support {
-    pub mod broker;
+    pub use xueliang_testkit::broker;
     pub mod publish;
 }
 

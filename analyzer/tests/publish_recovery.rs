@@ -4,7 +4,6 @@
 //! tested against a real broker in tests/publish.rs.
 
 mod support {
-    pub mod broker;
     pub mod publish;
 }
 

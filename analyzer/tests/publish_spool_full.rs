@@ -4,7 +4,7 @@
 //! `xueliang_spool_full`, which other publishers in the same process would also write.
 
 mod support {
-    pub mod broker;
+    pub use xueliang_testkit::broker;
     pub mod publish;
 }
 

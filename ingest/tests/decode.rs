@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use tokio::sync::mpsc;
+use xueliang_camsim::{self as camsim, ClipPreset, h264};
 use xueliang_core::CameraId;
 use xueliang_core::config::Sampling;
-use xueliang_ingest::camsim::{self, ClipPreset, h264};
 use xueliang_ingest::decode::{
     Accel, Codec, DecoderOptions, EncodedUnit, FileDecodeOptions, FileDecoder, OutputSize,
     StreamDecoder,

@@ -8,9 +8,9 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use retina::client::{PlayOptions, Session, SessionOptions, SetupOptions, Transport};
 use retina::codec::{CodecItem, FrameFormat, ParametersRef};
+use xueliang_camsim::{Auth, AuthScheme};
 use xueliang_core::config::{CameraConfig, Credentials, Sampling, Secret};
 use xueliang_ingest::CameraState;
-use xueliang_ingest::camsim::{Auth, AuthScheme};
 use xueliang_ingest::decode::Codec;
 use xueliang_ingest::frame::Frame;
 

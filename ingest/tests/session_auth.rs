@@ -6,9 +6,9 @@
 
 use std::time::Duration;
 
+use xueliang_camsim::{Auth, AuthScheme, CamsimOptions};
 use xueliang_core::config::{CameraConfig, Credentials, Sampling, Secret};
 use xueliang_ingest::CameraState;
-use xueliang_ingest::camsim::{Auth, AuthScheme, CamsimOptions};
 
 mod support;
 use support::*;

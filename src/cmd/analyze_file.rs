@@ -6,11 +6,11 @@
 //! if the clip were live at the time of the run.
 
 use crate::cli::AnalyzeFileArgs;
-use crate::config_load;
 use anyhow::{Context, anyhow};
 use serde_json::json;
 use std::io::Write;
 use std::time::Duration;
+use xueliang::config_load;
 use xueliang_analyzer::detector::{Detector, DetectorOptions, PictureRef};
 use xueliang_analyzer::model::resolve_model;
 use xueliang_analyzer::rules::RuleEngine;
@@ -22,7 +22,7 @@ use xueliang_core::labels::COCO80;
 use xueliang_ingest::decode::{FileDecodeOptions, FileDecoder};
 
 pub fn run(args: AnalyzeFileArgs) -> anyhow::Result<()> {
-    crate::telemetry::init_tracing(xueliang_core::config::LogFormat::Pretty, "warn");
+    xueliang::telemetry::init_tracing(xueliang_core::config::LogFormat::Pretty, "warn");
     let (analyzer, camera, rules, utc_offset_s, sampling) = match &args.config {
         Some(path) => {
             let s = config_load::load(path).map_err(|e| anyhow!("{e}"))?;

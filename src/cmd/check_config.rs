@@ -1,6 +1,6 @@
-use crate::config_load;
 use std::path::Path;
 use std::process::ExitCode;
+use xueliang::config_load;
 
 /// Validates a configuration and prints what it describes.
 pub fn run(path: &Path) -> ExitCode {

@@ -1,12 +1,8 @@
 pub mod analyze_file;
-pub mod bench;
-pub mod bench_dispatch;
-pub mod bench_e2e;
 pub mod camsim;
 pub mod check_config;
 pub mod models;
 pub mod run;
 pub mod schema;
 pub mod send_alert;
-pub mod tansu;
 pub mod users;

@@ -9,9 +9,10 @@
 
 use crate::cli::{Role, RunArgs};
 use crate::http::{self, Health, RoleStatus};
-use crate::{config_load, signals, telemetry};
+use crate::signals;
 use anyhow::Context;
 use std::time::{Duration, Instant};
+use xueliang::{config_load, telemetry};
 use xueliang_core::shutdown::Shutdown;
 use xueliang_core::supervise::{TaskExit, Tasks};
 

@@ -2,13 +2,13 @@
 //! would — to check a deployment's routes and desks end to end (like Alertmanager's
 //! `amtool alert add`), and for the desk UI's end-to-end test.
 
-use crate::config_load;
 use anyhow::{Context, bail};
 use base64::Engine as _;
 use rdkafka::ClientConfig;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer as _};
 use std::path::PathBuf;
 use std::time::Duration;
+use xueliang::config_load;
 use xueliang_core::CameraId;
 use xueliang_core::contract::{AlertV1, EventType, Severity, Snapshot};
 

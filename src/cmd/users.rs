@@ -1,9 +1,9 @@
 //! `xueliang users add|list`: desk users in the dispatcher's database.
 
 use crate::cli::UsersAction;
-use crate::config_load;
 use anyhow::{Context, bail};
 use std::io::BufRead;
+use xueliang::config_load;
 use xueliang_core::DeskId;
 use xueliang_dispatcher::api::auth::hash_password;
 use xueliang_dispatcher::policy::Policy;

@@ -8,17 +8,33 @@ import assert from "node:assert/strict";
 const E = process.env;
 const CAM_A = "44030400001320000001"; // 福田派出所 · 园区步道东口
 const shots = (name) => join(E.XL_ARTIFACTS, name);
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-  "--disable-component-update", "--no-first-run", "--disable-quic", "--disable-sync"];
+const ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--no-first-run",
+  "--disable-quic",
+  "--disable-sync",
+];
 
 async function desk(user) {
   // A fresh profile per user: separate cookies, nothing left from earlier runs.
   const ctx = await chromium.launchPersistentContext(join(E.XL_PROFILE, user), {
-    executablePath: E.XL_CHROMIUM, args: ARGS, viewport: { width: 1920, height: 1080 }, locale: "zh-CN",
+    executablePath: E.XL_CHROMIUM,
+    args: ARGS,
+    viewport: { width: 1920, height: 1080 },
+    locale: "zh-CN",
   });
   const page = ctx.pages()[0] || (await ctx.newPage());
-  page.on("pageerror", (e) => { console.error(`[${user}] page error:`, e); process.exitCode = 1; });
-  page.on("console", (m) => { if (m.type() === "error") console.error(`[${user}] console:`, m.text()); });
+  page.on("pageerror", (e) => {
+    console.error(`[${user}] page error:`, e);
+    process.exitCode = 1;
+  });
+  page.on("console", (m) => {
+    if (m.type() === "error") console.error(`[${user}] console:`, m.text());
+  });
   await page.goto(E.XL_URL);
   await page.waitForSelector("#username");
   return { ctx, page };
@@ -33,8 +49,21 @@ async function login(page, user) {
 }
 
 function sendAlert(camera, event, summary) {
-  const out = execFileSync(E.XL_BIN, ["send-alert", "--config", E.XL_CONFIG, "--camera", camera,
-    "--event", event, "--severity", "major", "--summary", summary, "--snapshot", E.XL_SNAPSHOT]);
+  const out = execFileSync(E.XL_BIN, [
+    "send-alert",
+    "--config",
+    E.XL_CONFIG,
+    "--camera",
+    camera,
+    "--event",
+    event,
+    "--severity",
+    "major",
+    "--summary",
+    summary,
+    "--snapshot",
+    E.XL_SNAPSHOT,
+  ]);
   return JSON.parse(out.toString().trim().split("\n").pop()).alert_id;
 }
 
@@ -65,9 +94,19 @@ await a.page.screenshot({ path: shots("02-station-a-queue.png") });
 
 await row.click();
 await a.page.waitForSelector("#detail-state[data-state=new]");
-await a.page.waitForFunction(() => { const i = document.querySelector("#snapshots img"); return i && i.complete && i.naturalWidth > 0; });
-assert.equal(await a.page.locator("#map circle.cam.here").count(), 1, "the camera is marked on the map");
-assert.ok((await a.page.locator("#map path.area.mine").count()) >= 1, "the station's area is drawn");
+await a.page.waitForFunction(() => {
+  const i = document.querySelector("#snapshots img");
+  return i && i.complete && i.naturalWidth > 0;
+});
+assert.equal(
+  await a.page.locator("#map circle.cam.here").count(),
+  1,
+  "the camera is marked on the map",
+);
+assert.ok(
+  (await a.page.locator("#map path.area.mine").count()) >= 1,
+  "the station's area is drawn",
+);
 await a.page.screenshot({ path: shots("03-incident-new.png") });
 
 await a.page.fill("#action-note", "值班民警已查看");
@@ -101,10 +140,21 @@ const b = await desk("wang");
 await login(b.page, "wang");
 await b.page.selectOption("#filter-state", "");
 await b.page.waitForTimeout(300);
-assert.equal(await b.page.locator(`[data-id="${incidentId}"]`).count(), 0, "B's queue must not show A's incident");
+assert.equal(
+  await b.page.locator(`[data-id="${incidentId}"]`).count(),
+  0,
+  "B's queue must not show A's incident",
+);
 const direct = await b.page.evaluate(async (id) => {
   const get = await fetch(`/api/v1/incidents/${id}`);
-  const ack = await fetch(`/api/v1/incidents/${id}/close`, { method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": sessionStorage.getItem("xl.csrf") }, body: JSON.stringify({ disposition: "false_alarm" }) });
+  const ack = await fetch(`/api/v1/incidents/${id}/close`, {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/json",
+      "X-CSRF-Token": sessionStorage.getItem("xl.csrf"),
+    },
+    body: JSON.stringify({ disposition: "false_alarm" }),
+  });
   const list = await (await fetch("/api/v1/incidents?limit=1000")).json();
   return { get: get.status, ack: ack.status, listed: list.some((i) => i.id === id) };
 }, incidentId);

@@ -2,9 +2,8 @@
 //! a DLQ reader, and a consumer wired to a SQLite store.
 #![allow(dead_code)]
 
-// One broker harness for the whole workspace: it lives with the analyzer's tests.
-#[path = "../../../analyzer/tests/support/broker.rs"]
-pub mod broker;
+// One broker launcher for the whole workspace: xueliang-testkit.
+pub use xueliang_testkit::broker;
 pub mod http;
 
 use broker::Broker;

@@ -61,7 +61,8 @@ impl Codec {
         }
     }
 
-    pub(crate) fn caps(self) -> gst::Caps {
+    /// The caps of an Annex B access-unit stream of this codec (what `appsrc` is fed).
+    pub fn caps(self) -> gst::Caps {
         let media = match self {
             Codec::H264 => "video/x-h264",
             Codec::H265 => "video/x-h265",
@@ -72,7 +73,8 @@ impl Codec {
             .build()
     }
 
-    pub(crate) fn parser(self) -> &'static str {
+    /// The GStreamer parser element for this codec.
+    pub fn parser(self) -> &'static str {
         match self {
             Codec::H264 => "h264parse",
             Codec::H265 => "h265parse",
@@ -172,7 +174,7 @@ pub fn decoder_element(codec: Codec, accel: Accel) -> &'static str {
     }
 }
 
-pub(crate) fn make(element: &'static str) -> Result<gst::Element, DecodeError> {
+pub fn make(element: &'static str) -> Result<gst::Element, DecodeError> {
     gst::ElementFactory::make(element)
         .build()
         .map_err(|_| DecodeError::MissingElement {

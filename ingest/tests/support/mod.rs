@@ -7,11 +7,11 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
+use xueliang_camsim::camera_config;
+use xueliang_camsim::{self as camsim, CamsimHandle, CamsimOptions, ClipPreset};
 use xueliang_core::CameraId;
 use xueliang_core::config::{CameraConfig, Sampling};
 use xueliang_core::shutdown::Shutdown;
-use xueliang_ingest::bench::camera_config;
-use xueliang_ingest::camsim::{self, CamsimHandle, CamsimOptions, ClipPreset};
 use xueliang_ingest::decode::{Codec, DecoderOptions};
 use xueliang_ingest::frame::Frame;
 use xueliang_ingest::session::SessionTuning;

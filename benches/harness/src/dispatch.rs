@@ -1,4 +1,4 @@
-//! `xueliang bench dispatch`: alerts routed and persisted per second by the production
+//! `xueliang-bench dispatch`: alerts routed and persisted per second by the production
 //! consumer, beside the broker's raw consume rate measured in the same run, and alert → push
 //! latency at a paced rate. Prints a human summary on stderr and, as the last stdout line, one
 //! JSON object.
@@ -37,8 +37,8 @@
 //!   `$XUELIANG_TANSU` or the cache, SQLite storage in a temporary directory, a free loopback
 //!   port) and stops it at the end.
 
-use crate::cli::{BenchDatabase, DEFAULT_CONFIG};
-use crate::cmd::tansu::{Deliveries, DeliveryContext, Tansu, create_topic};
+use crate::tansu::{Deliveries, DeliveryContext, Tansu, create_topic};
+use crate::{BenchDatabase, DEFAULT_CONFIG};
 use anyhow::{Context, anyhow, bail, ensure};
 use base64::Engine as _;
 use chrono::Utc;
@@ -112,7 +112,7 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
         "--seconds must be a positive number"
     );
     let probes = Probes::install()?;
-    let settings = crate::config_load::load(&o.config)
+    let settings = xueliang::config_load::load(&o.config)
         .map_err(|e| anyhow!("{e}"))
         .with_context(|| format!("loading the deployment {}", o.config.display()))?;
     let dep = Deployment::new(&settings, o.fetch_wait_ms)?;

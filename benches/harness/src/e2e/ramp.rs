@@ -23,8 +23,8 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::time::{Duration, Instant};
+use xueliang_camsim::CamsimHandle;
 use xueliang_core::config::Sampling;
-use xueliang_ingest::camsim::CamsimHandle;
 
 /// The p99 end-to-end latency a sustained step must stay under.
 pub const P99_LIMIT_MS: f64 = 1000.0;

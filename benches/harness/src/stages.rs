@@ -1,13 +1,13 @@
-//! `xueliang bench ingest|decode|detect`: each prints a human summary and, as its last line,
+//! `xueliang-bench ingest|decode|detect`: each prints a human summary and, as its last line,
 //! one JSON object with its figures. Ratios are against limits measured in the same run, so
 //! they survive a noisy machine.
 
-use super::bench_e2e::probe::{proc_mb, process_cpu_s};
+use crate::e2e::probe::{proc_mb, process_cpu_s};
+use crate::ingest::{ReceiveBenchOptions, bench_decode, bench_receive};
 use anyhow::{Context, anyhow};
 use serde_json::json;
 use std::time::Duration;
-use xueliang_ingest::bench::{ReceiveBenchOptions, bench_decode, bench_receive};
-use xueliang_ingest::camsim;
+use xueliang_camsim as camsim;
 use xueliang_ingest::decode::DecoderOptions;
 
 fn clip(spec: &str) -> anyhow::Result<std::path::PathBuf> {
@@ -74,8 +74,8 @@ pub fn decode(clip_spec: &str, loops: usize) -> anyhow::Result<()> {
 
 /// CPU microseconds of one `Resizer::run` of `picture` into NanoDet-m 416's input.
 fn preprocess_us(picture: &xueliang_core::picture::Picture) -> anyhow::Result<f64> {
+    use crate::ingest::thread_cpu;
     use xueliang_analyzer::detector::preprocess::Resizer;
-    use xueliang_ingest::bench::thread_cpu;
     let spec = xueliang_analyzer::model::builtin_manifest("nanodet-m-416")?;
     let mut resizer = Resizer::new(&spec);
     let mut out = vec![0.0f32; resizer.slot_len()];

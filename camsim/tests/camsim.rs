@@ -16,8 +16,8 @@ use retina::codec::{CodecItem, FrameFormat, ParametersRef, VideoFrame};
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout};
-use xueliang_ingest::camsim::{
-    self, Auth, CameraSet, CamsimHandle, CamsimOptions, ClipPreset, Faults, h264,
+use xueliang_camsim::{
+    self as camsim, Auth, CameraSet, CamsimHandle, CamsimOptions, ClipPreset, Faults, h264,
 };
 
 const GOP: usize = 50;

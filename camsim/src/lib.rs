@@ -1,5 +1,6 @@
 //! Camera simulator: a lean RTSP server that replays a pre-encoded H.264 or H.265 clip as N
-//! independent live cameras at `rtsp://HOST:PORT/cam/{i}` (issue #3 part 5).
+//! independent live cameras at `rtsp://HOST:PORT/cam/{i}` used by the tests, `./xl demo` and the benchmarks;
+//! its own binary is `xueliang-camsim`, and `xueliang camsim` forwards to [`cli::run`].
 //!
 //! Design decisions:
 //! - **Replay, never encode.** The clip (a preset made once by ffmpeg, see [`clip`], or any
@@ -27,6 +28,7 @@
 //!   stays valid), refused auth, and an SDP announcing a codec ingest cannot handle.
 
 pub mod auth;
+pub mod cli;
 pub mod clip;
 pub mod h264;
 pub mod h265;
@@ -46,6 +48,9 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use xueliang_core::CameraId;
+use xueliang_core::config::{CameraConfig, HealthThresholds, Sampling, Transport};
+use xueliang_core::contract::{GeoPoint, OwnerTier};
 use xueliang_core::shutdown::Shutdown;
 
 pub use auth::{Auth, AuthScheme};
@@ -439,6 +444,35 @@ async fn accept_loop(server: Arc<Server>, listener: TcpListener) {
                 }
             },
         }
+    }
+}
+
+/// A camera entry pointing at `url` with defaults for everything else (tests and benches: ingest
+/// pointed at a simulated camera).
+pub fn camera_config(id: &str, url: &str, sampling: Sampling) -> CameraConfig {
+    CameraConfig {
+        id: CameraId::new(id).expect("bench camera ids are valid"),
+        name: format!("bench camera {id}"),
+        url: url.to_string(),
+        credentials: None,
+        transport: Transport::Tcp,
+        location: GeoPoint {
+            lat: 22.54,
+            lon: 114.05,
+        },
+        grid: None,
+        tier: OwnerTier::Police,
+        tags: vec![],
+        desk_override: None,
+        sampling,
+        enabled: true,
+        health: HealthThresholds {
+            video_loss: Duration::from_secs(10),
+            frozen: Duration::from_secs(30),
+            covered: Duration::from_secs(10),
+            dark_luma: 16,
+        },
+        rules: vec![],
     }
 }
 

@@ -1,7 +1,7 @@
 //! The limits each stage is compared with, measured in the same run on the same machine (the
 //! decoder and ONNX Runtime at the start and again at the end, keeping the better figure):
 //!
-//! - **decoder**: `xueliang_ingest::bench::bench_decode` on the clip camsim serves — a bare
+//! - **decoder**: `crate::ingest::bench_decode` on the clip camsim serves — a bare
 //!   `parse ! avdec_h264 ! fakesink` fed the same access units (keyframes only, and every
 //!   frame), in units per CPU-second of the decoding thread;
 //! - **ONNX Runtime**: the model's bare `session.run` (`Detector::run_raw`) at batch 1 and at
@@ -64,7 +64,7 @@ impl DecodeLimit {
 }
 
 pub fn decode(clip: &Path, loops: usize) -> anyhow::Result<DecodeLimit> {
-    use xueliang_ingest::bench::bench_decode;
+    use crate::ingest::bench_decode;
     use xueliang_ingest::decode::DecoderOptions;
     let r = bench_decode(clip, loops.max(1), &DecoderOptions::default())
         .with_context(|| format!("measuring the raw decoder on {}", clip.display()))?;
@@ -170,8 +170,8 @@ pub fn ort(cfg: &AnalyzerConfig, seconds: f64) -> anyhow::Result<Vec<OrtLimit>> 
     Ok(out)
 }
 
-use crate::cmd::tansu::{Deliveries, DeliveryContext};
-pub use crate::cmd::tansu::{Tansu, create_topic};
+use crate::tansu::{Deliveries, DeliveryContext};
+pub use crate::tansu::{Tansu, create_topic};
 
 /// A bare consumer reading every partition of `topic` from the start, without a group
 /// (no join delay, nothing committed).

@@ -1,4 +1,4 @@
-//! Measurements of ingest's own cost, for `xueliang bench ingest|decode` and capacity
+//! Measurements of ingest's own cost, for `xueliang-bench ingest|decode` and capacity
 //! planning. Not tests: nothing here asserts a speed.
 //!
 //! - [`bench_decode`]: frames per CPU-second of the live decoder on a clip, against a bare
@@ -23,18 +23,17 @@ use gstreamer as gst;
 use serde::Serialize;
 use tokio::sync::mpsc;
 use xueliang_core::CameraId;
-use xueliang_core::config::{CameraConfig, HealthThresholds, Sampling, Transport};
-use xueliang_core::contract::{GeoPoint, OwnerTier};
+use xueliang_core::config::{CameraConfig, Sampling};
 use xueliang_core::shutdown::Shutdown;
 
-use crate::camsim::{self, CamsimOptions, h264};
-use crate::decode::{
+use xueliang_camsim::{self as camsim, CamsimOptions, h264};
+use xueliang_ingest::decode::{
     Codec, DecodeError, DecoderOptions, EncodedUnit, StreamDecoder, UnitInput, UnitSink,
 };
-use crate::frame::CaptureClock;
-use crate::session::SessionTuning;
-use crate::stats::CameraCounters;
-use crate::supervisor::{Ingest, IngestOptions};
+use xueliang_ingest::frame::CaptureClock;
+use xueliang_ingest::session::SessionTuning;
+use xueliang_ingest::stats::CameraCounters;
+use xueliang_ingest::supervisor::{Ingest, IngestOptions};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
@@ -46,33 +45,7 @@ pub enum BenchError {
     Setup(String),
 }
 
-/// A camera entry pointing at `url` with defaults for everything else (benches and tests).
-pub fn camera_config(id: &str, url: &str, sampling: Sampling) -> CameraConfig {
-    CameraConfig {
-        id: CameraId::new(id).expect("bench camera ids are valid"),
-        name: format!("bench camera {id}"),
-        url: url.to_string(),
-        credentials: None,
-        transport: Transport::Tcp,
-        location: GeoPoint {
-            lat: 22.54,
-            lon: 114.05,
-        },
-        grid: None,
-        tier: OwnerTier::Police,
-        tags: vec![],
-        desk_override: None,
-        sampling,
-        enabled: true,
-        health: HealthThresholds {
-            video_loss: Duration::from_secs(10),
-            frozen: Duration::from_secs(30),
-            covered: Duration::from_secs(10),
-            dark_luma: 16,
-        },
-        rules: vec![],
-    }
-}
+pub use xueliang_camsim::camera_config;
 
 /// Nanoseconds a task has run, from a `/proc/…/schedstat` file.
 pub fn schedstat_ns(path: &Path) -> Option<u64> {
@@ -177,12 +150,12 @@ struct Baseline {
 
 impl Baseline {
     fn new(codec: Codec, decoder: &'static str) -> Result<Baseline, BenchError> {
-        let parse = crate::decode::make(codec.parser())?;
-        let dec = crate::decode::make(decoder)?;
+        let parse = xueliang_ingest::decode::make(codec.parser())?;
+        let dec = xueliang_ingest::decode::make(decoder)?;
         if decoder.starts_with("avdec") {
             dec.set_property("max-threads", 1i32);
         }
-        let sink = crate::decode::make("fakesink")?;
+        let sink = xueliang_ingest::decode::make("fakesink")?;
         sink.set_property("sync", false);
         sink.set_property("async", false);
         let pipeline = gst::Pipeline::new();
@@ -267,7 +240,7 @@ pub fn bench_decode(
     loops: usize,
     opts: &DecoderOptions,
 ) -> Result<DecodeBench, BenchError> {
-    crate::decode::init()?;
+    xueliang_ingest::decode::init()?;
     let info = camsim::PacketizedClip::load(clip)
         .map_err(|e| BenchError::Clip {
             path: clip.into(),
@@ -276,7 +249,7 @@ pub fn bench_decode(
         .info()
         .clone();
     let units = load_units(clip, info.codec)?;
-    let decoder = crate::decode::decoder_element(info.codec, opts.accel);
+    let decoder = xueliang_ingest::decode::decoder_element(info.codec, opts.accel);
     let mut variants = Vec::new();
     let mut output = (0, 0);
     let mut sample = None;
@@ -531,7 +504,7 @@ pub fn bench_receive(opts: &ReceiveBenchOptions) -> Result<ReceiveBench, BenchEr
     let streaming = handle
         .states()
         .iter()
-        .filter(|s| s.state == crate::CameraState::Streaming)
+        .filter(|s| s.state == xueliang_ingest::CameraState::Streaming)
         .count();
     client_rt.block_on(handle.stop());
     let _ = drain.join();

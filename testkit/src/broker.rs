@@ -2,11 +2,9 @@
 //! own loopback port, storing to SQLite in a temporary directory so that it can be stopped
 //! and started again with its data (the broker-outage tests need exactly that).
 //!
-//! Self-contained (std + tempfile only) so it can move into a shared dev crate unchanged.
 //! The binary comes from `$XUELIANG_TANSU`, else `<cache>/tansu-0.6.0/bin/tansu` with
 //! `<cache>` = `${XUELIANG_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/xueliang}`; `./xl setup`
 //! builds it there. A missing binary fails the test (it never skips).
-#![allow(dead_code)]
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -18,28 +16,35 @@ pub const TANSU_VERSION: &str = "0.6.0";
 
 /// Where the tansu binary is; panics with the fix when it is not there.
 pub fn tansu_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("XUELIANG_TANSU") {
+    try_tansu_binary().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Where the tansu binary is, or what to do to get it.
+pub fn try_tansu_binary() -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os("XUELIANG_TANSU").filter(|v| !v.is_empty()) {
         let p = PathBuf::from(p);
-        assert!(
-            p.is_file(),
-            "XUELIANG_TANSU={} does not exist; unset it or run ./xl setup",
-            p.display()
-        );
-        return p;
+        if !p.is_file() {
+            return Err(format!(
+                "XUELIANG_TANSU={} does not exist; unset it or run ./xl setup",
+                p.display()
+            ));
+        }
+        return Ok(p);
     }
     let cache = std::env::var_os("XUELIANG_CACHE")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("xueliang")))
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/xueliang")))
-        .expect("neither XUELIANG_CACHE, XDG_CACHE_HOME nor HOME is set");
+        .ok_or("neither XUELIANG_CACHE, XDG_CACHE_HOME nor HOME is set")?;
     let p = cache.join(format!("tansu-{TANSU_VERSION}/bin/tansu"));
-    assert!(
-        p.is_file(),
-        "the Kafka-protocol broker tansu {TANSU_VERSION} is not at {} (nor set in \
-         XUELIANG_TANSU): run ./xl setup",
-        p.display()
-    );
-    p
+    if !p.is_file() {
+        return Err(format!(
+            "the Kafka-protocol broker tansu {TANSU_VERSION} is not at {} (nor set in \
+             XUELIANG_TANSU): run ./xl setup",
+            p.display()
+        ));
+    }
+    Ok(p)
 }
 
 /// A free loopback port (released just before use; the window for a clash is tiny).
@@ -63,18 +68,29 @@ impl Broker {
     /// Starts a broker on a fresh port with fresh SQLite storage and waits until it accepts
     /// connections.
     pub fn start() -> Broker {
+        Self::try_start().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`start`](Self::start) for tools that report errors instead of panicking (the
+    /// benchmark harness).
+    pub fn try_start() -> Result<Broker, String> {
         let mut b = Broker {
-            bin: tansu_binary(),
+            bin: try_tansu_binary()?,
             port: free_port(),
             dir: tempfile::Builder::new()
                 .prefix("tansu-")
                 .tempdir()
-                .expect("create a temp dir for tansu"),
+                .map_err(|e| format!("cannot create a temporary directory for tansu: {e}"))?,
             child: None,
             starts: 0,
         };
-        b.spawn();
-        b
+        b.spawn()?;
+        Ok(b)
+    }
+
+    /// The broker's process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
     }
 
     /// `127.0.0.1:PORT`, for `bootstrap.servers`.
@@ -134,7 +150,7 @@ impl Broker {
             self.child.is_none(),
             "broker is still running; stop it first"
         );
-        self.spawn();
+        self.spawn().unwrap_or_else(|e| panic!("{e}"));
     }
 
     /// Creates a topic with the tansu CLI.
@@ -179,10 +195,10 @@ impl Broker {
         text
     }
 
-    fn spawn(&mut self) {
+    fn spawn(&mut self) -> Result<(), String> {
         self.starts += 1;
         let log = std::fs::File::create(self.dir.path().join(format!("tansu-{}.log", self.starts)))
-            .expect("create tansu log");
+            .map_err(|e| format!("cannot create the tansu log: {e}"))?;
         let url = format!("tcp://127.0.0.1:{}", self.port);
         let child = Command::new(&self.bin)
             .current_dir(self.dir.path())
@@ -201,25 +217,30 @@ impl Broker {
             .env_remove("LISTENER_URL")
             .env_remove("ADVERTISED_LISTENER_URL")
             .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("clone log handle"))
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
             .stderr(log)
             .spawn()
-            .unwrap_or_else(|e| panic!("start {}: {e}", self.bin.display()));
+            .map_err(|e| format!("cannot start {}: {e}", self.bin.display()))?;
         self.child = Some(child);
         let addr: SocketAddr = self.bootstrap().parse().expect("loopback address");
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
             if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
                 self.child = None;
-                panic!("tansu exited at start ({status}):\n{}", self.log_tail());
+                return Err(format!(
+                    "tansu exited at start ({status}):\n{}",
+                    self.log_tail()
+                ));
             }
-            assert!(
-                Instant::now() < deadline,
-                "tansu did not listen on {addr} within 20 s:\n{}",
-                self.log_tail()
-            );
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "tansu did not listen on {addr} within 20 s:\n{}",
+                    self.log_tail()
+                ));
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
+        Ok(())
     }
 
     fn wait_port_closed(&self) {

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::str::FromStr;
 
-use crate::decode::Codec;
+use xueliang_ingest::decode::Codec;
 
 /// Where Debian's `opencv-doc` package installs the street clip.
 pub const VTEST_AVI: &str = "/usr/share/doc/opencv-doc/examples/data/vtest.avi";

@@ -1,4 +1,4 @@
-//! `xueliang bench e2e`: how many cameras one node serves, per sampling policy, with what
+//! `xueliang-bench e2e`: how many cameras one node serves, per sampling policy, with what
 //! latency, and where the bottleneck is.
 //!
 //! Everything runs in this process except the broker: camsim (its own one-thread runtime)
@@ -38,7 +38,7 @@ pub(crate) mod probe;
 mod ramp;
 mod report;
 
-use crate::cli::DEFAULT_CONFIG;
+use crate::DEFAULT_CONFIG;
 use anyhow::{Context, anyhow, ensure};
 use limits::{BrokerLimit, DecodeLimit, OrtLimit, Tansu};
 use pipeline::{AlertLog, Deployment};
@@ -51,8 +51,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+use xueliang_camsim::{self as camsim, CamsimOptions};
 use xueliang_core::config::Sampling;
-use xueliang_ingest::camsim::{self, CamsimOptions};
 
 /// Issue #7's targets for a 2-core node.
 const SESSIONS_TARGET: usize = 2000;
@@ -187,10 +187,10 @@ pub fn run(o: Options) -> anyhow::Result<()> {
     let window = Duration::from_secs_f64(window);
     let max_steps = o.max_steps.unwrap_or(if o.quick { 1 } else { 6 });
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let prom = crate::telemetry::init_metrics("bench-e2e")?;
+    let prom = xueliang::telemetry::init_metrics("bench-e2e")?;
     let clip = camsim::resolve_clip(&o.clip, &camsim::default_cache_dir())
         .with_context(|| format!("preparing clip {:?}", o.clip))?;
-    let template = crate::config_load::load(&o.config)
+    let template = xueliang::config_load::load(&o.config)
         .map_err(|e| anyhow!("{e}"))
         .with_context(|| format!("loading the deployment {}", o.config.display()))?;
     let analyzer = &template.node.analyzer;

@@ -8,8 +8,8 @@
 //! async work, `xl-e2e-sim` for the camera simulator) so that the simulator's cost can be kept
 //! out of the node's.
 
+use crate::ingest::{schedstat_ns, threads_cpu};
 use metrics_exporter_prometheus::PrometheusHandle;
-use xueliang_ingest::bench::{schedstat_ns, threads_cpu};
 
 /// One scrape of the registry: (metric name, label text, value) per series.
 pub struct Metrics(Vec<(String, String, f64)>);

@@ -7,7 +7,7 @@
 //! thread pay for much of the receive path too, so the number is "server cost on this machine".
 //!
 //! ```text
-//! cargo test --release -p xueliang-ingest --test camsim_load -- --ignored --nocapture
+//! cargo test --release -p xueliang-camsim --test camsim_load -- --ignored --nocapture
 //! CAMSIM_LOAD_SESSIONS=500,1000,2000 CAMSIM_LOAD_SECS=10 CAMSIM_LOAD_CLIP=360p (defaults)
 //! CAMSIM_LOAD_CLIENT=retina   (the client ingest uses, instead of the raw frame counter)
 //! ```
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::TcpStream;
-use xueliang_ingest::camsim::{self, CamsimOptions, CamsimStats, ClipPreset};
+use xueliang_camsim::{self as camsim, CamsimOptions, CamsimStats, ClipPreset};
 
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())

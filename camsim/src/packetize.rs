@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 
 use super::{h264, h265};
-use crate::decode::Codec;
+use xueliang_ingest::decode::Codec;
 
 /// Largest RTP payload: keeps a packet plus RTP/TCP/IP headers under a 1,500-byte MTU, which
 /// matters for cameras reached over UDP and costs nothing over TCP.
