@@ -15,46 +15,20 @@
 //!   publisher delivers or spools every alert (bounded by `drain_timeout_s`; what is left
 //!   stays in the spool for the next start).
 
-use crate::health::{FrameLuma, HealthMonitor};
+use crate::health::HealthMonitor;
 use crate::model::resolve_model;
-use crate::pipeline::{AnalyzerStage, EvidenceSource, FrameIn};
+use crate::pipeline::AnalyzerStage;
 use crate::publish::{AlertPublisher, PublisherOptions};
 use anyhow::Context;
 use chrono::Utc;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use xueliang_core::config::Settings;
 use xueliang_core::shutdown::Shutdown;
 use xueliang_core::supervise::Tasks;
-use xueliang_ingest::Frame;
-use xueliang_ingest::frame::SourcePicture;
 use xueliang_ingest::{Ingest, frame_channel};
 
 /// The role's name on `/healthz` and in `--role`.
 pub const ROLE: &str = "edge";
-
-struct FullPicture(SourcePicture);
-
-impl EvidenceSource for FullPicture {
-    fn bgr(&self) -> Option<(u32, u32, Vec<u8>)> {
-        let (w, h) = (self.0.width(), self.0.height());
-        self.0.to_bgr(None).ok().map(|px| (w, h, px))
-    }
-}
-
-fn to_analyzer(f: Frame) -> FrameIn {
-    FrameIn {
-        camera: f.camera,
-        captured_at: f.captured_at,
-        pts: f.pts,
-        picture: f.picture,
-        source_size: f.source_size,
-        evidence: f
-            .source
-            .map(|s| Arc::new(FullPicture(s)) as Arc<dyn EvidenceSource>),
-        submitted_at: Instant::now(),
-    }
-}
 
 /// Starts ingest, the analyzer and the alert publisher for the enabled cameras of
 /// `settings`. The one supervised task is added to `tasks`; it ends after `shutdown` once
@@ -100,13 +74,8 @@ pub fn start(settings: &Settings, shutdown: &Shutdown, tasks: &mut Tasks) -> any
             tokio::select! {
                 frame = frames_rx.recv() => {
                     let Some(frame) = frame else { break };
-                    let luma = FrameLuma {
-                        mean: frame.luma.mean,
-                        variance: frame.luma.variance,
-                        thumbnail: frame.luma.thumbnail,
-                    };
-                    faults.extend(monitor.observe(&frame.camera, &luma, Instant::now(), Utc::now()));
-                    stage.submit(to_analyzer(frame));
+                    faults.extend(monitor.observe(&frame.camera, &frame.luma, Instant::now(), Utc::now()));
+                    stage.submit(frame);
                 }
                 _ = tick.tick() => {
                     faults.extend(monitor.tick(Instant::now(), Utc::now()));

@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use xueliang_core::CameraId;
 use xueliang_core::config::{CameraConfig, HealthThresholds};
+use xueliang_core::frame::LumaStats;
 
 /// Mean absolute difference (0–255) of two thumbnails under which the picture is "unchanged".
 pub const FROZEN_DIFF: f32 = 0.25;
@@ -25,14 +26,6 @@ pub const FEATURELESS_VARIANCE: f32 = 12.0;
 
 pub const FAULTS_RAISED: &str = "xueliang_camera_faults_total";
 pub const FAULT_ACTIVE: &str = "xueliang_camera_fault_active";
-
-/// What ingest measured on one decoded frame.
-#[derive(Debug, Clone, Copy)]
-pub struct FrameLuma {
-    pub mean: f32,
-    pub variance: f32,
-    pub thumbnail: [u8; 64],
-}
 
 struct CameraHealth {
     thresholds: HealthThresholds,
@@ -103,7 +96,7 @@ impl HealthMonitor {
     pub fn observe(
         &mut self,
         camera: &CameraId,
-        luma: &FrameLuma,
+        luma: &LumaStats,
         now: Instant,
         wall: DateTime<Utc>,
     ) -> Vec<RuleEvent> {
@@ -220,19 +213,19 @@ mod tests {
             .remove(0)
     }
 
-    fn scene(seed: u8) -> FrameLuma {
+    fn scene(seed: u8) -> LumaStats {
         let mut thumbnail = [0u8; 64];
         for (i, t) in thumbnail.iter_mut().enumerate() {
             *t = (i as u8).wrapping_mul(37).wrapping_add(seed);
         }
-        FrameLuma {
+        LumaStats {
             mean: 110.0,
             variance: 900.0,
             thumbnail,
         }
     }
 
-    const BLACK: FrameLuma = FrameLuma {
+    const BLACK: LumaStats = LumaStats {
         mean: 3.0,
         variance: 1.0,
         thumbnail: [3; 64],

@@ -2,6 +2,7 @@
 //! evaluates rules and publishes Alert v1 to Kafka. [`edge::start`] wires the whole edge role
 //! (ingest → camera health → analyzer → publisher) for `xueliang run` and the benchmarks.
 
+pub mod analysis;
 pub mod detector;
 pub mod edge;
 pub mod evidence;

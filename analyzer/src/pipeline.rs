@@ -16,25 +16,24 @@
 //! does not reload yet) travel on the same channel as results, so a camera's rules change
 //! between two of its frames, never in the middle of one.
 
+use crate::analysis::CameraAnalysis;
 use crate::detector::{
     DetectInput, Detected, DetectorPool, PictureRef, PoolOptions, SubmitError, Submitter,
 };
 use crate::evidence::{self, EvidenceBox, Overlay};
 use crate::model::ResolvedModel;
 use crate::publish::AlertSender;
-use crate::rules::{RuleEngine, RuleEvent};
-use crate::tracker::{Tracker, TrackerConfig};
-use crate::types::{Detection, Observation, TrackedObject};
-use chrono::{DateTime, Utc};
+use crate::rules::RuleEvent;
+use crate::types::Detection;
+use chrono::Utc;
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use xueliang_core::CameraId;
 use xueliang_core::config::{AnalyzerConfig, CameraConfig, RuleSpec};
 use xueliang_core::contract::ModelRef;
+use xueliang_core::frame::Frame;
 use xueliang_core::labels::COCO80;
-use xueliang_core::picture::Picture;
 
 pub const FRAMES_ANALYSED: &str = "xueliang_analyzer_frames_total";
 pub const FRAMES_DROPPED: &str = "xueliang_analyzer_frames_dropped_total";
@@ -43,45 +42,29 @@ pub const ALERTS_RAISED: &str = "xueliang_analyzer_alerts_total";
 pub const CAPTURE_TO_ALERT: &str = "xueliang_analyzer_capture_to_alert_seconds";
 pub const EVIDENCE_ERRORS: &str = "xueliang_analyzer_evidence_errors_total";
 
-/// Where a full-resolution picture for evidence can be had, lazily: converting a 1080p frame
-/// costs milliseconds, so it happens only for the frames that raise an alert.
-pub trait EvidenceSource: Send + Sync {
-    /// Packed BGR and its size, or `None` if unavailable.
-    fn bgr(&self) -> Option<(u32, u32, Vec<u8>)>;
-}
-
-/// One decoded frame for analysis.
-pub struct FrameIn {
-    pub camera: CameraId,
-    pub captured_at: DateTime<Utc>,
-    /// Stream time; drives the tracker's motion model.
-    pub pts: Duration,
-    /// The decoded picture (usually the decoder's own YUV at the camera's resolution; the
-    /// detector resizes and converts it in one pass).
-    pub picture: Picture,
-    /// The camera's resolution: boxes are reported in these pixels.
-    pub source_size: (u32, u32),
-    pub evidence: Option<Arc<dyn EvidenceSource>>,
-    /// When the frame entered the analyzer (for the queue latency metric).
+/// A frame in the analyzer: the frame ingest made, and when it entered (for the queue
+/// latency metric). Not a second frame type: the frame is carried as it is.
+pub struct Queued {
+    pub frame: Frame,
     pub submitted_at: Instant,
 }
 
-impl DetectInput for FrameIn {
+impl DetectInput for Queued {
     fn frame(&self) -> PictureRef<'_> {
-        self.picture.view()
+        self.frame.picture.view()
     }
 }
 
 enum Post {
     // Boxed: a frame (picture planes, ids, timestamps) is ten times the size of the other variant.
-    Result(Box<Detected<FrameIn>>),
+    Result(Box<Detected<Queued>>),
     Cameras(Vec<CameraConfig>),
 }
 
 /// A running analyzer stage.
 pub struct AnalyzerStage {
-    pool: DetectorPool<FrameIn>,
-    submitter: Submitter<FrameIn>,
+    pool: DetectorPool<Queued>,
+    submitter: Submitter<Queued>,
     control: SyncSender<Post>,
     post: std::thread::JoinHandle<()>,
 }
@@ -120,14 +103,18 @@ impl AnalyzerStage {
     }
 
     /// Offers a frame; drops it (counted) when the detector is saturated. Never blocks.
-    pub fn submit(&self, frame: FrameIn) {
-        match self.submitter.try_submit(frame) {
+    pub fn submit(&self, frame: Frame) {
+        let queued = Queued {
+            frame,
+            submitted_at: Instant::now(),
+        };
+        match self.submitter.try_submit(queued) {
             Ok(()) => {}
             Err(SubmitError::Full(f)) => {
-                metrics::counter!(FRAMES_DROPPED, "camera" => f.camera.to_string(), "reason" => "detector_busy").increment(1);
+                metrics::counter!(FRAMES_DROPPED, "camera" => f.frame.camera.to_string(), "reason" => "detector_busy").increment(1);
             }
             Err(SubmitError::Closed(f)) => {
-                metrics::counter!(FRAMES_DROPPED, "camera" => f.camera.to_string(), "reason" => "shutting_down").increment(1);
+                metrics::counter!(FRAMES_DROPPED, "camera" => f.frame.camera.to_string(), "reason" => "shutting_down").increment(1);
             }
         }
     }
@@ -163,18 +150,14 @@ impl AnalyzerStage {
 }
 
 struct CameraState {
-    tracker: Tracker,
-    rules: RuleEngine,
+    analysis: CameraAnalysis,
     cfg: CameraConfig,
-    tracked: Vec<TrackedObject>,
 }
 
 fn camera_state(cfg: CameraConfig, utc_offset_s: i32) -> CameraState {
     CameraState {
-        tracker: Tracker::new(TrackerConfig::default()),
-        rules: RuleEngine::new(cfg.id.clone(), cfg.rules.clone(), utc_offset_s),
+        analysis: CameraAnalysis::new(cfg.id.clone(), cfg.rules.clone(), utc_offset_s),
         cfg,
-        tracked: Vec::new(),
     }
 }
 
@@ -199,7 +182,7 @@ fn post_loop(
             }
             Post::Result(d) => *d,
         };
-        let frame = &d.input;
+        let frame = &d.input.frame;
         let camera = frame.camera.to_string();
         let detections = match &d.detections {
             Ok(v) => v,
@@ -231,15 +214,10 @@ fn post_loop(
             ],
             ..*det
         }));
-        st.tracker.set_frame_size([sw, sh]);
-        st.tracked.clear();
-        st.tracker.update_into(frame.pts, &scaled, &mut st.tracked);
-        let obs = Observation {
-            at: frame.captured_at,
-            frame_size: [sw, sh],
-            objects: std::mem::take(&mut st.tracked),
-        };
-        for ev in st.rules.evaluate(&obs) {
+        let events = st
+            .analysis
+            .step(frame.pts, frame.captured_at, [sw, sh], &scaled);
+        for ev in events {
             let alert = build_alert(&ev, frame, &st.cfg, &model);
             metrics::counter!(ALERTS_RAISED, "camera" => camera.clone(), "event_type" => ev.event_type.as_str()).increment(1);
             let lag = (Utc::now() - frame.captured_at)
@@ -250,13 +228,12 @@ fn post_loop(
                 tracing::error!(camera = %frame.camera, rule = %ev.rule_id, error = %e, "alert could not be handed to the publisher");
             }
         }
-        st.tracked = obs.objects;
     }
 }
 
 fn build_alert(
     ev: &RuleEvent,
-    frame: &FrameIn,
+    frame: &Frame,
     cfg: &CameraConfig,
     model: &ModelRef,
 ) -> xueliang_core::contract::AlertV1 {

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::time::Duration;
-use xueliang_analyzer::rules::RuleEngine;
+use xueliang_analyzer::analysis::CameraAnalysis;
 use xueliang_analyzer::tracker::replay::{parse_jsonl, replay, subsample};
 use xueliang_analyzer::tracker::{Tracker, TrackerConfig};
 use xueliang_analyzer::types::{Detection, TrackedObject};
@@ -276,12 +276,12 @@ fn replayed_detections_drive_tracker_and_rules() {
         schedule: Vec::new(),
         enabled: true,
     };
-    let mut engine = RuleEngine::new(CameraId::new("cam-replay").unwrap(), vec![rule], 8 * 3600);
-    let mut tracker = Tracker::new(TrackerConfig::default());
+    let mut analysis =
+        CameraAnalysis::new(CameraId::new("cam-replay").unwrap(), vec![rule], 8 * 3600);
     let epoch = chrono::DateTime::parse_from_rfc3339("2025-06-01T04:00:00Z")
         .unwrap()
         .to_utc();
-    let out = replay(&frames, &mut tracker, Some(&mut engine), epoch, [800, 600]);
+    let out = replay(&frames, &mut analysis, epoch, [800, 600]);
     assert_eq!(out.events.len(), 1, "{:#?}", out.events);
     assert_eq!(out.events[0].event_type, EventType::ZoneIntrusion);
     assert_eq!(out.events[0].objects[0].track_id, 1);
@@ -297,9 +297,9 @@ fn replayed_detections_drive_tracker_and_rules() {
         .collect();
     assert_eq!(ids.into_iter().collect::<Vec<_>>(), vec![1]);
     // The same recording subsampled to 0.5 fps still gives one track.
-    let mut tracker = Tracker::new(TrackerConfig::default());
+    let mut tracking = CameraAnalysis::new(CameraId::new("cam-replay").unwrap(), vec![], 0);
     let sparse = subsample(&frames, Duration::from_secs(2));
-    let out = replay(sparse, &mut tracker, None, epoch, [800, 600]);
+    let out = replay(sparse, &mut tracking, epoch, [800, 600]);
     let ids: std::collections::BTreeSet<u64> = out
         .tracks
         .iter()

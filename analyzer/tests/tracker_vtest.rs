@@ -10,11 +10,10 @@ use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
+use xueliang_analyzer::analysis::CameraAnalysis;
 use xueliang_analyzer::detector::{Detector, DetectorOptions, PictureRef};
 use xueliang_analyzer::model::resolve_model;
-use xueliang_analyzer::rules::RuleEngine;
 use xueliang_analyzer::tracker::replay::{DetectionFrame, replay, subsample};
-use xueliang_analyzer::tracker::{Tracker, TrackerConfig};
 use xueliang_analyzer::types::TrackedObject;
 use xueliang_core::CameraId;
 use xueliang_core::config::{CrossDirection, NormPoint, Rule, RuleSpec};
@@ -130,14 +129,8 @@ fn pedestrians_keep_their_ids_across_the_path_at_every_sample_rate() {
     ];
     for period_ms in [200u64, 500, 1000, 2000] {
         let sub = subsample(&frames, Duration::from_millis(period_ms));
-        let mut tracker = Tracker::new(TrackerConfig::default());
-        let out = replay(
-            sub,
-            &mut tracker,
-            None,
-            chrono::DateTime::UNIX_EPOCH,
-            [W, H],
-        );
+        let mut tracking = CameraAnalysis::new(CameraId::new("vtest").unwrap(), vec![], 0);
+        let out = replay(sub, &mut tracking, chrono::DateTime::UNIX_EPOCH, [W, H]);
         let at = |t: f64| -> &Vec<TrackedObject> {
             &out.tracks
                 .iter()
@@ -296,15 +289,8 @@ fn every_rule_fires_once_on_the_real_clip() {
             },
         ),
     ];
-    let mut engine = RuleEngine::new(CameraId::new("vtest").unwrap(), rules, 8 * 3600);
-    let mut tracker = Tracker::new(TrackerConfig::default());
-    let out = replay(
-        &frames,
-        &mut tracker,
-        Some(&mut engine),
-        chrono::DateTime::UNIX_EPOCH,
-        [W, H],
-    );
+    let mut analysis = CameraAnalysis::new(CameraId::new("vtest").unwrap(), rules, 8 * 3600);
+    let out = replay(&frames, &mut analysis, chrono::DateTime::UNIX_EPOCH, [W, H]);
     let by_rule = |id: &str| -> Vec<(f64, Vec<[f32; 2]>, String)> {
         out.events
             .iter()

@@ -17,6 +17,7 @@
 
 pub mod config;
 pub mod contract;
+pub mod frame;
 pub mod ids;
 pub mod labels;
 pub mod metrics;

@@ -15,7 +15,7 @@ use xueliang_ingest::decode::{
     StreamDecoder,
 };
 use xueliang_ingest::frame::PixelFormat;
-use xueliang_ingest::frame::{CaptureClock, Frame};
+use xueliang_ingest::frame::{CaptureClock, Frame, LumaStats};
 use xueliang_ingest::stats::CameraCounters;
 
 const VTEST_AVI: &str = "/usr/share/doc/opencv-doc/examples/data/vtest.avi";
@@ -123,8 +123,7 @@ fn keyframes_decode_to_native_yuv_with_real_content() {
         assert_eq!(f.source_size, (768, 576));
         assert_eq!(f.pts, FRAME * i as u32);
         assert!(f.keyframe);
-        let src = f.source.as_ref().expect("source picture kept");
-        assert_eq!((src.width(), src.height()), (768, 576));
+        assert!(f.evidence.is_some(), "source picture kept for evidence");
     }
     // Real content: a street scene is neither flat nor dark, and people move between frames
     // 2 s apart while most of the picture stays.
@@ -180,8 +179,8 @@ fn keyframes_decode_to_native_yuv_with_real_content() {
     // The source picture (evidence) is the same buffer, converted by GStreamer on demand.
     // (GStreamer 1.22's converter comes out ~2.5 levels darker than ffmpeg and this on this
     // clip, hence the looser bound.)
-    let full = f0.source.as_ref().unwrap().to_bgr(None).unwrap();
-    assert_eq!(full.len(), 768 * 576 * 3);
+    let (w, h, full) = f0.evidence.as_ref().unwrap().bgr().unwrap();
+    assert_eq!((w, h, full.len()), (768, 576, 768 * 576 * 3));
     let d = mean_abs_diff(&full, &bgr[0]);
     assert!(
         d < 4.0,
@@ -265,14 +264,20 @@ fn fixed_output_scales_in_the_pipeline_and_keeps_the_source() {
     let f = drain(&mut r.rx).pop().expect("a frame");
     assert_eq!((f.picture.width(), f.picture.height()), (416, 416));
     assert_eq!(f.picture.format(), PixelFormat::I420);
-    let src = f.source.as_ref().expect("full-size source kept");
-    assert_eq!((src.width(), src.height()), (768, 576));
-    // Same scene either way.
-    let small = src.to_bgr(Some((416, 416))).unwrap();
-    let d = mean_abs_diff(&small, &f.picture.view().to_bgr());
+    let (w, h, full) = f
+        .evidence
+        .as_ref()
+        .expect("full-size source kept")
+        .bgr()
+        .unwrap();
+    assert_eq!((w, h), (768, 576));
+    // Same scene either way: the 8x8 luma thumbnails do not depend on the size.
+    let small = LumaStats::from_bgr(&f.picture.view().to_bgr(), 416, 416);
+    let large = LumaStats::from_bgr(&full, w, h);
+    let d = small.thumbnail_difference(&large);
     assert!(
         d < 4.0,
-        "pipeline-scaled and converter-scaled pictures differ by {d}"
+        "pipeline-scaled and full-size pictures differ by {d} per thumbnail cell"
     );
 
     let opts = DecoderOptions {
@@ -283,7 +288,7 @@ fn fixed_output_scales_in_the_pipeline_and_keeps_the_source() {
     r.decoder.push(unit(0, units()[0].0.clone(), true)).unwrap();
     let f = drain(&mut r.rx).pop().expect("a frame");
     assert_eq!((f.picture.width(), f.picture.height()), (768, 576));
-    assert!(f.source.is_none());
+    assert!(f.evidence.is_none());
 }
 
 #[test]

@@ -11,11 +11,9 @@ use serde_json::json;
 use std::io::Write;
 use std::time::Duration;
 use xueliang::config_load;
+use xueliang_analyzer::analysis::CameraAnalysis;
 use xueliang_analyzer::detector::{Detector, DetectorOptions, PictureRef};
 use xueliang_analyzer::model::resolve_model;
-use xueliang_analyzer::rules::RuleEngine;
-use xueliang_analyzer::tracker::{Tracker, TrackerConfig};
-use xueliang_analyzer::types::{Observation, TrackedObject};
 use xueliang_core::CameraId;
 use xueliang_core::config::{AnalyzerConfig, Sampling};
 use xueliang_core::labels::COCO80;
@@ -74,8 +72,7 @@ pub fn run(args: AnalyzeFileArgs) -> anyhow::Result<()> {
     let mut opts = DetectorOptions::from_config(&analyzer);
     opts.max_batch = 1;
     let mut detector = Detector::new(&model, &opts).context("loading the detector")?;
-    let mut tracker = Tracker::new(TrackerConfig::default());
-    let mut engine = RuleEngine::new(camera.clone(), rules, utc_offset_s);
+    let mut analysis = CameraAnalysis::new(camera.clone(), rules, utc_offset_s);
     let decoder = FileDecoder::open(
         &args.video,
         FileDecodeOptions {
@@ -90,15 +87,14 @@ pub fn run(args: AnalyzeFileArgs) -> anyhow::Result<()> {
     let epoch = chrono::Utc::now();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let mut tracked: Vec<TrackedObject> = Vec::new();
     let (mut frames, mut events) = (0u64, 0u64);
     for frame in decoder {
         let frame = frame?;
         let size = [frame.width, frame.height];
         let dets = detector.detect(PictureRef::bgr(frame.width, frame.height, &frame.bgr))?;
-        tracker.set_frame_size(size);
-        tracked.clear();
-        tracker.update_into(Duration::from_secs_f64(frame.pts_s), &dets, &mut tracked);
+        let at = epoch + chrono::Duration::microseconds((frame.pts_s * 1e6) as i64);
+        let rule_events = analysis.step(Duration::from_secs_f64(frame.pts_s), at, size, &dets);
+        let tracked = analysis.objects();
         let detections: Vec<_> = dets
             .iter()
             .map(|d| {
@@ -121,12 +117,7 @@ pub fn run(args: AnalyzeFileArgs) -> anyhow::Result<()> {
             json!({"type": "frame", "t": round(frame.pts_s as f32, 3), "detections": detections})
         )?;
         frames += 1;
-        let obs = Observation {
-            at: epoch + chrono::Duration::microseconds((frame.pts_s * 1e6) as i64),
-            frame_size: size,
-            objects: tracked.clone(),
-        };
-        for ev in engine.evaluate(&obs) {
+        for ev in rule_events {
             let mut alert = ev.to_alert();
             alert.model = serde_json::from_value(model_ref.clone()).ok();
             let mut v = serde_json::to_value(&alert)?;

@@ -12,9 +12,9 @@
 //! detector's output on a real clip once, then replay it at any sample rate with
 //! [`subsample`].
 
-use crate::rules::{RuleEngine, RuleEvent};
-use crate::tracker::Tracker;
-use crate::types::{Detection, Observation, TrackedObject};
+use crate::analysis::CameraAnalysis;
+use crate::rules::RuleEvent;
+use crate::types::{Detection, TrackedObject};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use std::time::Duration;
@@ -149,30 +149,22 @@ pub struct ReplayOutput {
     pub events: Vec<RuleEvent>,
 }
 
-/// Runs `frames` through `tracker` and, if given, `engine`. Observation times are `epoch + t`;
-/// frames without a `frame_size` use `default_frame_size`.
+/// Runs `frames` through `analysis` (tracker, then rules), exactly as the pipeline steps a
+/// camera. Capture times are `epoch + t`; frames without a `frame_size` use
+/// `default_frame_size`.
 pub fn replay<'a>(
     frames: impl IntoIterator<Item = &'a DetectionFrame>,
-    tracker: &mut Tracker,
-    mut engine: Option<&mut RuleEngine>,
+    analysis: &mut CameraAnalysis,
     epoch: DateTime<Utc>,
     default_frame_size: [u32; 2],
 ) -> ReplayOutput {
     let mut out = ReplayOutput::default();
-    let mut obs = Observation {
-        at: epoch,
-        frame_size: default_frame_size,
-        objects: Vec::new(),
-    };
     for f in frames {
-        tracker.set_frame_size(f.frame_size.unwrap_or(default_frame_size));
-        tracker.update_into(f.t, &f.detections, &mut obs.objects);
-        obs.at = epoch + chrono::TimeDelta::from_std(f.t).unwrap_or(chrono::TimeDelta::MAX);
-        obs.frame_size = f.frame_size.unwrap_or(default_frame_size);
-        if let Some(e) = engine.as_deref_mut() {
-            out.events.extend(e.evaluate(&obs));
-        }
-        out.tracks.push((f.t, obs.objects.clone()));
+        let at = epoch + chrono::TimeDelta::from_std(f.t).unwrap_or(chrono::TimeDelta::MAX);
+        let size = f.frame_size.unwrap_or(default_frame_size);
+        out.events
+            .extend(analysis.step(f.t, at, size, &f.detections));
+        out.tracks.push((f.t, analysis.objects().to_vec()));
     }
     out
 }

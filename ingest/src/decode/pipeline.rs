@@ -17,7 +17,7 @@ use xueliang_core::config::Sampling;
 use super::convert::picture;
 use super::pool::EncodedUnit;
 use super::{Codec, DecodeError, DecoderOptions, OutputSize, decoder_element, make};
-use crate::frame::{CaptureClock, Frame, LumaStats, SourcePicture};
+use crate::frame::{CaptureClock, EvidenceSource, Frame, LumaStats, SourcePicture};
 use crate::sampler::Pacer;
 use crate::stats::{CameraCounters, DropReason};
 
@@ -420,7 +420,7 @@ fn emit(
         picture,
         source_size,
         luma,
-        source,
+        evidence: source.map(|s| std::sync::Arc::new(s) as std::sync::Arc<dyn EvidenceSource>),
     };
     let lag = frame.ingest_lag();
     match out.try_send(frame) {
