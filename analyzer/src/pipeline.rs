@@ -79,7 +79,7 @@ impl AnalyzerStage {
         alerts: AlertSender,
     ) -> Result<AnalyzerStage, crate::detector::DetectorError> {
         describe();
-        let opts = PoolOptions::from_config(cfg, cfg.batch_max.max(1) * 4);
+        let opts = PoolOptions::from_config(cfg, cfg.batch_max.get() * 4);
         let (tx, rx) = sync_channel::<Post>(256);
         let sink_tx = tx.clone();
         let pool = DetectorPool::start(model, &opts, move |d| {

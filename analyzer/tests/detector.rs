@@ -122,7 +122,9 @@ fn name(d: &Detection) -> &'static str {
 /// golden. Detections within `score_tol` of the threshold may come and go between runtimes
 /// (tiny numeric differences decide them), so those are allowed to be missing or extra.
 fn compare(got: &[Detection], golden: &[Golden], box_px: f32, score_tol: f32) -> Vec<String> {
-    let threshold = DetectorOptions::default().score_threshold;
+    // The manifest's threshold is the one in force: the options leave it unset.
+    assert_eq!(DetectorOptions::default().score_threshold, None);
+    let threshold = model().spec.score_threshold;
     let marginal = |s: f32| s < threshold + score_tol;
     let mut problems = Vec::new();
     let mut unmatched: Vec<usize> = (0..got.len()).collect();

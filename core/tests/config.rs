@@ -112,6 +112,37 @@ fn bad_values_say_what_to_change() {
     assert_eq!(node(&both).unwrap_err().0.len(), 2);
 }
 
+/// Counts are validated once into `NonZeroUsize`, and the detection thresholds have one
+/// source of truth: the model manifest, unless the node overrides them.
+#[test]
+fn analyzer_counts_and_thresholds() {
+    let n = node(NODE).unwrap();
+    assert_eq!(n.analyzer.batch_max.get(), 4);
+    assert_eq!(
+        n.analyzer.score_threshold, None,
+        "the example leaves it to the model"
+    );
+    assert_eq!(n.analyzer.nms_iou, None);
+
+    let n = node(&NODE.replace("[analyzer]\n", "[analyzer]\nscore_threshold = 0.5\n")).unwrap();
+    assert_eq!(n.analyzer.score_threshold, Some(0.5));
+
+    let e = one_error(node(
+        &NODE.replace("[analyzer]\n", "[analyzer]\nscore_threshold = 1.5\n"),
+    ));
+    assert_eq!(e.key, "analyzer.score_threshold");
+    assert!(e.hint.unwrap().contains("model's"));
+
+    let e = one_error(node(&NODE.replace("batch_max = 4", "batch_max = 0")));
+    assert_eq!(e.key, "analyzer.batch_max");
+    assert!(e.message.contains("at least 1"), "{}", e.message);
+    let e = one_error(node(&NODE.replace("batch_max = 4", "batch_max = 65")));
+    assert_eq!(e.key, "analyzer.batch_max");
+
+    let e = one_error(node(&NODE.replace("frame_queue = 64", "frame_queue = 0")));
+    assert_eq!(e.key, "ingest.frame_queue");
+}
+
 #[test]
 fn camera_mistakes_are_caught() {
     let dup = CAMERAS.replace("44030400001320000002", "44030400001320000001");

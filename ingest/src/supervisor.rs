@@ -58,7 +58,7 @@ impl IngestOptions {
 /// The bounded frame queue between ingest and the analyzer, sized by `[ingest] frame_queue`.
 /// When it is full the decoder drops the newest frame and counts it (`reason="queue_full"`).
 pub fn frame_channel(cfg: &IngestConfig) -> (mpsc::Sender<Frame>, mpsc::Receiver<Frame>) {
-    mpsc::channel(cfg.frame_queue.max(1))
+    mpsc::channel(cfg.frame_queue.get())
 }
 
 /// What a reload changed.

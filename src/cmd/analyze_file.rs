@@ -23,7 +23,7 @@ pub fn run(args: AnalyzeFileArgs) -> anyhow::Result<()> {
     xueliang::telemetry::init_tracing(xueliang_core::config::LogFormat::Pretty, "warn");
     let (analyzer, camera, rules, utc_offset_s, sampling) = match &args.config {
         Some(path) => {
-            let s = config_load::load(path).map_err(|e| anyhow!("{e}"))?;
+            let s = config_load::load(path)?;
             let cam = match &args.camera {
                 Some(id) => s
                     .inventory
@@ -53,7 +53,7 @@ pub fn run(args: AnalyzeFileArgs) -> anyhow::Result<()> {
         None => (
             AnalyzerConfig {
                 // One file, one session: use both cores inside it.
-                intra_threads: 2,
+                intra_threads: std::num::NonZeroUsize::new(2).expect("2 is not zero"),
                 ..AnalyzerConfig::default()
             },
             CameraId::new("file").expect("valid id"),

@@ -12,7 +12,7 @@ use xueliang_dispatcher::store::{self, Store, StoreOptions, User, UserRecord};
 fn open(
     config: &std::path::Path,
 ) -> anyhow::Result<(xueliang_core::config::Settings, store::SqlStore)> {
-    let settings = config_load::load(config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let settings = config_load::load(config)?;
     let node = &settings.node;
     std::fs::create_dir_all(&node.data_dir)
         .with_context(|| format!("creating data_dir {}", node.data_dir.display()))?;

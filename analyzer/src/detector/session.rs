@@ -30,8 +30,10 @@ pub struct DetectorOptions {
     pub intra_threads: usize,
     /// Largest batch one `session.run` gets; longer inputs are split.
     pub max_batch: usize,
-    pub score_threshold: f32,
-    pub nms_iou: f32,
+    /// `None`: the model manifest's threshold, what the model was calibrated for.
+    pub score_threshold: Option<f32>,
+    /// `None`: the model manifest's.
+    pub nms_iou: Option<f32>,
     /// Detections kept per frame after NMS, best first.
     pub max_detections: usize,
 }
@@ -42,8 +44,8 @@ impl Default for DetectorOptions {
             execution_provider: ExecutionProvider::Cpu,
             intra_threads: 1,
             max_batch: 4,
-            score_threshold: 0.35,
-            nms_iou: 0.5,
+            score_threshold: None,
+            nms_iou: None,
             max_detections: 100,
         }
     }
@@ -53,8 +55,8 @@ impl DetectorOptions {
     pub fn from_config(c: &AnalyzerConfig) -> Self {
         DetectorOptions {
             execution_provider: c.execution_provider,
-            intra_threads: c.intra_threads.max(1),
-            max_batch: c.batch_max.max(1),
+            intra_threads: c.intra_threads.get(),
+            max_batch: c.batch_max.get(),
             score_threshold: c.score_threshold,
             nms_iou: c.nms_iou,
             ..DetectorOptions::default()
@@ -69,14 +71,13 @@ impl DetectorOptions {
         if self.max_batch == 0 || self.max_batch > 64 {
             return bad(format!("max_batch {} is outside 1..=64", self.max_batch));
         }
-        if !(self.score_threshold > 0.0 && self.score_threshold < 1.0) {
-            return bad(format!(
-                "score_threshold {} is outside (0, 1)",
-                self.score_threshold
-            ));
-        }
-        if !(self.nms_iou > 0.0 && self.nms_iou < 1.0) {
-            return bad(format!("nms_iou {} is outside (0, 1)", self.nms_iou));
+        for (name, v) in [
+            ("score_threshold", self.score_threshold),
+            ("nms_iou", self.nms_iou),
+        ] {
+            if let Some(v) = v.filter(|v| !(*v > 0.0 && *v < 1.0)) {
+                return bad(format!("{name} {v} is outside (0, 1)"));
+            }
         }
         Ok(())
     }
@@ -154,8 +155,8 @@ impl Detector {
         Ok(Detector {
             session,
             params: DecodeParams {
-                score_threshold: opts.score_threshold,
-                nms_iou: opts.nms_iou,
+                score_threshold: opts.score_threshold.unwrap_or(spec.score_threshold),
+                nms_iou: opts.nms_iou.unwrap_or(spec.nms_iou),
                 max_detections: opts.max_detections,
             },
             spec,
@@ -433,7 +434,7 @@ mod tests {
         o.max_batch = 0;
         assert!(o.validate().is_err());
         o.max_batch = 8;
-        o.nms_iou = 1.0;
+        o.nms_iou = Some(1.0);
         assert!(o.validate().unwrap_err().to_string().contains("nms_iou"));
     }
 

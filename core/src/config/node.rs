@@ -4,6 +4,7 @@ use crate::DeskId;
 use crate::contract::{DeskKind, DeskV1};
 use serde::Deserialize;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -155,8 +156,12 @@ struct AnalyzerRaw {
     batch_max: usize,
     /// ...or whatever arrived within this many milliseconds.
     batch_timeout_ms: u64,
-    score_threshold: f32,
-    nms_iou: f32,
+    /// Detection score threshold, in (0, 1). Unset: the model manifest's (what the model
+    /// was calibrated for); set it only to trade recall for fewer false alarms or back.
+    score_threshold: Option<f32>,
+    /// IoU above which non-maximum suppression merges boxes, in (0, 1). Unset: the model
+    /// manifest's.
+    nms_iou: Option<f32>,
     /// Largest size of the on-disk alert spool used while Kafka is unreachable.
     spool_max_mb: u64,
 }
@@ -170,8 +175,8 @@ impl Default for AnalyzerRaw {
             intra_threads: 1,
             batch_max: 4,
             batch_timeout_ms: 20,
-            score_threshold: 0.35,
-            nms_iou: 0.5,
+            score_threshold: None,
+            nms_iou: None,
             spool_max_mb: 512,
         }
     }
@@ -282,8 +287,9 @@ pub struct KafkaConfig {
 
 #[derive(Debug, Clone)]
 pub struct IngestConfig {
+    /// Decoder threads; 0 = one per CPU core.
     pub decoder_workers: usize,
-    pub frame_queue: usize,
+    pub frame_queue: NonZeroUsize,
     pub backoff_initial: Duration,
     pub backoff_max: Duration,
 }
@@ -292,35 +298,27 @@ pub struct IngestConfig {
 pub struct AnalyzerConfig {
     pub model: String,
     pub execution_provider: ExecutionProvider,
+    /// Inference workers; 0 = one per CPU core.
     pub workers: usize,
-    pub intra_threads: usize,
-    pub batch_max: usize,
+    pub intra_threads: NonZeroUsize,
+    /// At most [`MAX_BATCH`].
+    pub batch_max: NonZeroUsize,
     pub batch_timeout: Duration,
-    pub score_threshold: f32,
-    pub nms_iou: f32,
+    /// `None`: the model manifest's threshold (one source of truth per model).
+    pub score_threshold: Option<f32>,
+    /// `None`: the model manifest's.
+    pub nms_iou: Option<f32>,
     pub spool_max_bytes: u64,
 }
 
-impl AnalyzerConfig {
-    fn from_raw(a: AnalyzerRaw, execution_provider: ExecutionProvider) -> Self {
-        AnalyzerConfig {
-            model: a.model,
-            execution_provider,
-            workers: a.workers,
-            intra_threads: a.intra_threads,
-            batch_max: a.batch_max,
-            batch_timeout: Duration::from_millis(a.batch_timeout_ms),
-            score_threshold: a.score_threshold,
-            nms_iou: a.nms_iou,
-            spool_max_bytes: a.spool_max_mb * 1024 * 1024,
-        }
-    }
-}
+/// Largest `analyzer.batch_max`.
+pub const MAX_BATCH: usize = 64;
 
 /// The `[analyzer]` defaults of `xueliang.toml`, for tools that run without a config file.
 impl Default for AnalyzerConfig {
     fn default() -> Self {
-        AnalyzerConfig::from_raw(AnalyzerRaw::default(), ExecutionProvider::Cpu)
+        let mut e = Errors::new(Path::new("defaults"));
+        AnalyzerRaw::default().validate(&mut e)
     }
 }
 
@@ -374,12 +372,72 @@ impl NodeConfig {
     }
 
     /// Parses `xueliang.toml`. Relative paths in it are resolved against `file`'s directory.
+    /// Each section validates itself; every problem of every section is reported at once.
     pub fn parse(text: &str, file: &Path) -> Result<NodeConfig, ConfigErrors> {
         let raw: NodeRaw = parse_toml(text, file)?;
         let base = file.parent().unwrap_or(Path::new("."));
         let mut e = Errors::new(file);
+        let log_format = raw.log.validate(&mut e);
+        let http_listen = parse_addr(&mut e, "http.listen", &raw.http.listen);
+        let utc_offset_s = raw.node.validate(&mut e);
+        let kafka = raw.kafka.validate(&mut e);
+        validate_desks(&raw.desk, &mut e);
+        let ingest = raw.ingest.validate(&mut e);
+        let analyzer = raw.analyzer.validate(&mut e);
+        let dispatcher = raw.dispatcher.validate(&raw.node.name, &raw.desk, &mut e);
+        if http_listen == dispatcher.listen && http_listen.port() != 0 {
+            e.push(
+                "dispatcher.listen",
+                format!("same address as http.listen ({http_listen})"),
+                "give the desk UI and the metrics endpoint different ports",
+            );
+        }
+        let drain_timeout = raw.shutdown.validate(&mut e);
+        let cfg = NodeConfig {
+            file: file.to_path_buf(),
+            name: raw.node.name,
+            data_dir: base.join(&raw.node.data_dir),
+            utc_offset_s,
+            log_format,
+            log_level: raw.log.level,
+            http_listen,
+            kafka,
+            cameras_file: base.join(&raw.inventory.cameras),
+            jurisdictions_file: base.join(&raw.inventory.jurisdictions),
+            desks: raw.desk,
+            ingest,
+            analyzer,
+            dispatcher,
+            drain_timeout,
+        };
+        e.finish(cfg)
+    }
+}
 
-        let log_format = match raw.log.format.as_str() {
+impl NodeSection {
+    /// The UTC offset in seconds.
+    fn validate(&self, e: &mut Errors<'_>) -> i32 {
+        if self.name.trim().is_empty() {
+            e.push(
+                "node.name",
+                "is empty",
+                "give this node a name, e.g. \"edge-1\"",
+            );
+        }
+        parse_utc_offset(&self.utc_offset).unwrap_or_else(|| {
+            e.push(
+                "node.utc_offset",
+                format!("{:?} is not a UTC offset", self.utc_offset),
+                "write it as \"+08:00\" (China Standard Time) or \"-05:30\"",
+            );
+            0
+        })
+    }
+}
+
+impl LogRaw {
+    fn validate(&self, e: &mut Errors<'_>) -> LogFormat {
+        match self.format.as_str() {
             "pretty" => LogFormat::Pretty,
             "json" => LogFormat::Json,
             other => {
@@ -390,33 +448,13 @@ impl NodeConfig {
                 );
                 LogFormat::Pretty
             }
-        };
-        let http_listen = parse_addr(&mut e, "http.listen", &raw.http.listen);
-        let dispatcher_listen = parse_addr(&mut e, "dispatcher.listen", &raw.dispatcher.listen);
-        if http_listen == dispatcher_listen && http_listen.port() != 0 {
-            e.push(
-                "dispatcher.listen",
-                format!("same address as http.listen ({http_listen})"),
-                "give the desk UI and the metrics endpoint different ports",
-            );
         }
-        let utc_offset_s = parse_utc_offset(&raw.node.utc_offset).unwrap_or_else(|| {
-            e.push(
-                "node.utc_offset",
-                format!("{:?} is not a UTC offset", raw.node.utc_offset),
-                "write it as \"+08:00\" (China Standard Time) or \"-05:30\"",
-            );
-            0
-        });
-        if raw.node.name.trim().is_empty() {
-            e.push(
-                "node.name",
-                "is empty",
-                "give this node a name, e.g. \"edge-1\"",
-            );
-        }
+    }
+}
 
-        if raw.kafka.brokers.trim().is_empty() {
+impl KafkaRaw {
+    fn validate(self, e: &mut Errors<'_>) -> KafkaConfig {
+        if self.brokers.trim().is_empty() {
             e.push(
                 "kafka.brokers",
                 "is empty",
@@ -424,8 +462,8 @@ impl NodeConfig {
             );
         }
         for (key, topic) in [
-            ("kafka.alerts_topic", &raw.kafka.alerts_topic),
-            ("kafka.dlq_topic", &raw.kafka.dlq_topic),
+            ("kafka.alerts_topic", &self.alerts_topic),
+            ("kafka.dlq_topic", &self.dlq_topic),
         ] {
             if !valid_topic(topic) {
                 e.push(
@@ -435,41 +473,76 @@ impl NodeConfig {
                 );
             }
         }
-        if raw.kafka.alerts_topic == raw.kafka.dlq_topic {
+        if self.alerts_topic == self.dlq_topic {
             e.push(
                 "kafka.dlq_topic",
                 "is the same topic as kafka.alerts_topic",
                 "dead letters need their own topic, e.g. \"xueliang.alerts.dlq\"",
             );
         }
-        if raw.kafka.partitions == 0 {
+        if self.partitions == 0 {
             e.push("kafka.partitions", "must be at least 1", "");
         }
-
-        let mut seen = std::collections::HashSet::new();
-        for (i, d) in raw.desk.iter().enumerate() {
-            if !seen.insert(d.id.clone()) {
-                e.push(
-                    format!("desk[{i}].id"),
-                    format!("desk id `{}` is defined twice", d.id),
-                    "desk ids must be unique",
-                );
-            }
+        KafkaConfig {
+            brokers: self.brokers,
+            alerts_topic: self.alerts_topic,
+            dlq_topic: self.dlq_topic,
+            partitions: self.partitions,
         }
-        let centres = raw
-            .desk
-            .iter()
-            .filter(|d| d.kind == DeskKind::Centre)
-            .count();
-        if centres != 1 {
+    }
+}
+
+fn validate_desks(desks: &[DeskV1], e: &mut Errors<'_>) {
+    let mut seen = std::collections::HashSet::new();
+    for (i, d) in desks.iter().enumerate() {
+        if !seen.insert(d.id.clone()) {
             e.push(
-                "desk",
-                format!("{centres} desks have kind = \"centre\"; exactly one is needed"),
-                "define the district command centre once: [[desk]] id = \"…\" kind = \"centre\"",
+                format!("desk[{i}].id"),
+                format!("desk id `{}` is defined twice", d.id),
+                "desk ids must be unique",
             );
         }
+    }
+    let centres = desks.iter().filter(|d| d.kind == DeskKind::Centre).count();
+    if centres != 1 {
+        e.push(
+            "desk",
+            format!("{centres} desks have kind = \"centre\"; exactly one is needed"),
+            "define the district command centre once: [[desk]] id = \"…\" kind = \"centre\"",
+        );
+    }
+}
 
-        let provider = match raw.analyzer.execution_provider.as_str() {
+/// A positive count, or an error naming `key` (and 1 in its place, so validation goes on).
+fn at_least_one(e: &mut Errors<'_>, key: &str, v: usize) -> NonZeroUsize {
+    NonZeroUsize::new(v).unwrap_or_else(|| {
+        e.push(key, "must be at least 1", "");
+        NonZeroUsize::MIN
+    })
+}
+
+impl IngestRaw {
+    fn validate(self, e: &mut Errors<'_>) -> IngestConfig {
+        let frame_queue = at_least_one(e, "ingest.frame_queue", self.frame_queue);
+        if self.backoff_initial_ms == 0 || self.backoff_initial_ms > self.backoff_max_s * 1000 {
+            e.push(
+                "ingest.backoff_initial_ms",
+                "must be positive and not above backoff_max_s",
+                "e.g. backoff_initial_ms = 1000, backoff_max_s = 60",
+            );
+        }
+        IngestConfig {
+            decoder_workers: self.decoder_workers,
+            frame_queue,
+            backoff_initial: Duration::from_millis(self.backoff_initial_ms),
+            backoff_max: Duration::from_secs(self.backoff_max_s),
+        }
+    }
+}
+
+impl AnalyzerRaw {
+    fn validate(self, e: &mut Errors<'_>) -> AnalyzerConfig {
+        let execution_provider = match self.execution_provider.as_str() {
             "cpu" => ExecutionProvider::Cpu,
             "cuda" => ExecutionProvider::Cuda,
             "tensorrt" => ExecutionProvider::TensorRt,
@@ -482,41 +555,48 @@ impl NodeConfig {
                 ExecutionProvider::Cpu
             }
         };
-        let a = &raw.analyzer;
-        if a.batch_max == 0 || a.batch_max > 64 {
+        let batch_max = at_least_one(e, "analyzer.batch_max", self.batch_max);
+        if batch_max.get() > MAX_BATCH {
             e.push(
                 "analyzer.batch_max",
-                format!("{} is out of range", a.batch_max),
+                format!("{batch_max} is out of range"),
                 "use 1..=64",
             );
         }
-        if a.intra_threads == 0 {
-            e.push("analyzer.intra_threads", "must be at least 1", "");
-        }
+        let intra_threads = at_least_one(e, "analyzer.intra_threads", self.intra_threads);
         for (key, v) in [
-            ("analyzer.score_threshold", a.score_threshold),
-            ("analyzer.nms_iou", a.nms_iou),
+            ("analyzer.score_threshold", self.score_threshold),
+            ("analyzer.nms_iou", self.nms_iou),
         ] {
-            if !(v > 0.0 && v < 1.0) {
-                e.push(key, format!("{v} is out of range"), "use a value in (0, 1)");
+            if let Some(v) = v.filter(|v| !(*v > 0.0 && *v < 1.0)) {
+                e.push(
+                    key,
+                    format!("{v} is out of range"),
+                    "use a value in (0, 1), or leave it out to use the model's",
+                );
             }
         }
-        if raw.ingest.frame_queue == 0 {
-            e.push("ingest.frame_queue", "must be at least 1", "");
+        AnalyzerConfig {
+            model: self.model,
+            execution_provider,
+            workers: self.workers,
+            intra_threads,
+            batch_max,
+            batch_timeout: Duration::from_millis(self.batch_timeout_ms),
+            score_threshold: self.score_threshold,
+            nms_iou: self.nms_iou,
+            spool_max_bytes: self.spool_max_mb * 1024 * 1024,
         }
-        if raw.ingest.backoff_initial_ms == 0
-            || raw.ingest.backoff_initial_ms > raw.ingest.backoff_max_s * 1000
-        {
-            e.push(
-                "ingest.backoff_initial_ms",
-                "must be positive and not above backoff_max_s",
-                "e.g. backoff_initial_ms = 1000, backoff_max_s = 60",
-            );
-        }
-        if raw.dispatcher.grouping_window_s == 0 {
+    }
+}
+
+impl DispatcherRaw {
+    fn validate(self, node_name: &str, desks: &[DeskV1], e: &mut Errors<'_>) -> DispatcherConfig {
+        let listen = parse_addr(e, "dispatcher.listen", &self.listen);
+        if self.grouping_window_s == 0 {
             e.push("dispatcher.grouping_window_s", "must be at least 1", "");
         }
-        let sla = &raw.dispatcher.ack_sla_s;
+        let sla = &self.ack_sla_s;
         if [sla.p1, sla.p2, sla.p3, sla.p4].contains(&0)
             || !(sla.p1 <= sla.p2 && sla.p2 <= sla.p3 && sla.p3 <= sla.p4)
         {
@@ -526,23 +606,23 @@ impl NodeConfig {
                 "e.g. ack_sla_s = { p1 = 60, p2 = 180, p3 = 600, p4 = 1800 }",
             );
         }
-        if !(1..=5000).contains(&raw.dispatcher.fetch_wait_ms) {
+        if !(1..=5000).contains(&self.fetch_wait_ms) {
             e.push(
                 "dispatcher.fetch_wait_ms",
                 "must be between 1 and 5000",
                 "e.g. fetch_wait_ms = 20",
             );
         }
-        if raw.dispatcher.session_ttl_s < 60 {
+        if self.session_ttl_s < 60 {
             e.push(
                 "dispatcher.session_ttl_s",
                 "must be at least 60",
                 "e.g. session_ttl_s = 43200 (12 h)",
             );
         }
-        if !(raw.dispatcher.database.starts_with("sqlite://")
-            || raw.dispatcher.database.starts_with("postgres://")
-            || raw.dispatcher.database.starts_with("postgresql://"))
+        if !(self.database.starts_with("sqlite://")
+            || self.database.starts_with("postgres://")
+            || self.database.starts_with("postgresql://"))
         {
             e.push(
                 "dispatcher.database",
@@ -550,65 +630,34 @@ impl NodeConfig {
                 "e.g. \"sqlite://dispatcher.db\" or \"postgres://user@127.0.0.1/xueliang\"",
             );
         }
-        if raw.shutdown.drain_timeout_s == 0 {
+        let route = validate_route_tree(&self.route, desks, e);
+        DispatcherConfig {
+            listen,
+            database: self.database,
+            group_id: self.group_id,
+            instance_id: self
+                .instance_id
+                .unwrap_or_else(|| format!("{node_name}-dispatcher")),
+            grouping_window: Duration::from_secs(self.grouping_window_s),
+            no_partitions_alert: Duration::from_secs(self.no_partitions_alert_s),
+            ack_sla: [sla.p1, sla.p2, sla.p3, sla.p4].map(Duration::from_secs),
+            session_ttl: Duration::from_secs(self.session_ttl_s),
+            fetch_wait: Duration::from_millis(self.fetch_wait_ms),
+            route,
+        }
+    }
+}
+
+impl ShutdownRaw {
+    fn validate(&self, e: &mut Errors<'_>) -> Duration {
+        if self.drain_timeout_s == 0 {
             e.push(
                 "shutdown.drain_timeout_s",
                 "must be at least 1",
                 "stages need time to drain; 10 is a good default",
             );
         }
-
-        let route = validate_route_tree(&raw.dispatcher.route, &raw.desk, &mut e);
-        let instance_id = raw
-            .dispatcher
-            .instance_id
-            .clone()
-            .unwrap_or_else(|| format!("{}-dispatcher", raw.node.name));
-        let cfg = NodeConfig {
-            file: file.to_path_buf(),
-            name: raw.node.name,
-            data_dir: base.join(&raw.node.data_dir),
-            utc_offset_s,
-            log_format,
-            log_level: raw.log.level,
-            http_listen,
-            kafka: KafkaConfig {
-                brokers: raw.kafka.brokers,
-                alerts_topic: raw.kafka.alerts_topic,
-                dlq_topic: raw.kafka.dlq_topic,
-                partitions: raw.kafka.partitions,
-            },
-            cameras_file: base.join(&raw.inventory.cameras),
-            jurisdictions_file: base.join(&raw.inventory.jurisdictions),
-            desks: raw.desk,
-            ingest: IngestConfig {
-                decoder_workers: raw.ingest.decoder_workers,
-                frame_queue: raw.ingest.frame_queue,
-                backoff_initial: Duration::from_millis(raw.ingest.backoff_initial_ms),
-                backoff_max: Duration::from_secs(raw.ingest.backoff_max_s),
-            },
-            analyzer: AnalyzerConfig::from_raw(raw.analyzer, provider),
-            dispatcher: DispatcherConfig {
-                listen: dispatcher_listen,
-                database: raw.dispatcher.database,
-                group_id: raw.dispatcher.group_id,
-                instance_id,
-                grouping_window: Duration::from_secs(raw.dispatcher.grouping_window_s),
-                no_partitions_alert: Duration::from_secs(raw.dispatcher.no_partitions_alert_s),
-                ack_sla: [
-                    raw.dispatcher.ack_sla_s.p1,
-                    raw.dispatcher.ack_sla_s.p2,
-                    raw.dispatcher.ack_sla_s.p3,
-                    raw.dispatcher.ack_sla_s.p4,
-                ]
-                .map(Duration::from_secs),
-                session_ttl: Duration::from_secs(raw.dispatcher.session_ttl_s),
-                fetch_wait: Duration::from_millis(raw.dispatcher.fetch_wait_ms),
-                route,
-            },
-            drain_timeout: Duration::from_secs(raw.shutdown.drain_timeout_s),
-        };
-        e.finish(cfg)
+        Duration::from_secs(self.drain_timeout_s)
     }
 }
 
