@@ -3,8 +3,9 @@
 //! The server runs alone on one thread (a current-thread tokio runtime, i.e. at most one core);
 //! a raw TCP client (SETUP, PLAY, then count RTP frames) runs on another thread. For each session
 //! count it reports the frame rate clients actually received and the server thread's CPU time per
-//! frame, read from `/proc/thread-self` of the server thread. Loopback TCP makes the sender's
-//! thread pay for much of the receive path too, so the number is "server cost on this machine".
+//! frame, read from the server thread's `/proc/…/task/TID/schedstat` (`xueliang_testkit::proc`).
+//! Loopback TCP makes the sender's thread pay for much of the receive path too, so the number is
+//! "server cost on this machine".
 //!
 //! ```text
 //! cargo test --release -p xueliang-camsim --test camsim_load -- --ignored --nocapture
@@ -20,23 +21,15 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::TcpStream;
 use xueliang_camsim::{self as camsim, CamsimOptions, CamsimStats, ClipPreset};
+use xueliang_testkit::proc::ThreadTask;
 
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
 }
 
-/// utime + stime of the calling thread's task, in seconds (clock ticks are 100 Hz on Linux).
-fn thread_cpu_path() -> String {
-    let link = std::fs::read_link("/proc/thread-self").expect("/proc/thread-self");
-    format!("/proc/{}/stat", link.display())
-}
-
-fn cpu_secs(stat_path: &str) -> f64 {
-    let stat = std::fs::read_to_string(stat_path).unwrap();
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    let rest = &stat[stat.rfind(')').unwrap() + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / 100.0
+/// CPU seconds so far of a thread (read from any thread).
+fn cpu_secs(task: &ThreadTask) -> f64 {
+    task.cpu().as_secs_f64()
 }
 
 async fn read_response(s: &mut BufReader<TcpStream>) -> String {
@@ -139,7 +132,7 @@ fn sessions_per_server_core() {
 
     // Server thread: one current-thread runtime = at most one core.
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let stats = Arc::new(Mutex::new((CamsimStats::default(), String::new())));
+    let stats = Arc::new(Mutex::new((CamsimStats::default(), None::<ThreadTask>)));
     let stop = Arc::new(tokio::sync::Notify::new());
     let server = {
         let (stats, stop) = (stats.clone(), stop.clone());
@@ -153,9 +146,9 @@ fn sessions_per_server_core() {
                 addr_tx
                     .send((h.local_addr(), h.clip_info().clone()))
                     .unwrap();
-                let path = thread_cpu_path();
+                let task = ThreadTask::current();
                 loop {
-                    *stats.lock().unwrap() = (h.stats(), path.clone());
+                    *stats.lock().unwrap() = (h.stats(), Some(task.clone()));
                     tokio::select! {
                         _ = stop.notified() => break,
                         _ = tokio::time::sleep(Duration::from_millis(100)) => {}
@@ -186,7 +179,7 @@ fn sessions_per_server_core() {
     eprintln!(
         "sessions | client fps/session | server CPU % of a core | server µs/frame | client CPU % | dropped (slow client)"
     );
-    let client_path = thread_cpu_path();
+    let client_task = ThreadTask::current();
     client_rt.block_on(async {
         for &n in &sessions {
             while started < n {
@@ -202,17 +195,19 @@ fn sessions_per_server_core() {
             }
             tokio::time::sleep(Duration::from_secs(3)).await; // settle
             let snap = || stats.lock().unwrap().clone();
-            let (s0, path) = snap();
-            let (cpu0, f0, t0) = (cpu_secs(&path), frames.load(Relaxed), Instant::now());
-            let client0 = cpu_secs(&client_path);
+            let (s0, server_task) = snap();
+            let server_task =
+                server_task.expect("the server thread reports itself before the settle ends");
+            let (cpu0, f0, t0) = (cpu_secs(&server_task), frames.load(Relaxed), Instant::now());
+            let client0 = cpu_secs(&client_task);
             tokio::time::sleep(Duration::from_secs(secs)).await;
             let (s1, _) = snap();
             let (cpu1, f1, dt) = (
-                cpu_secs(&path),
+                cpu_secs(&server_task),
                 frames.load(Relaxed),
                 t0.elapsed().as_secs_f64(),
             );
-            let client1 = cpu_secs(&client_path);
+            let client1 = cpu_secs(&client_task);
             let got = (f1 - f0) as f64;
             let sent = (s1.frames_sent - s0.frames_sent).max(1) as f64;
             eprintln!(

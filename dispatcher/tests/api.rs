@@ -1,14 +1,19 @@
-//! The desk API over real sockets: login, authorisation between stations and the centre,
-//! CSRF, the lifecycle actions, the live push, snapshots, the duty level, silences, and the
-//! OpenAPI document against the real route table.
+//! The desk API: login, authorisation between stations and the centre, CSRF, the lifecycle
+//! actions, the live push, snapshots, the duty level, silences, and the OpenAPI document
+//! against the real route table.
+//!
+//! Requests go to the router in memory (`Router::oneshot`) from [`PEER`]; one test serves it
+//! on a real socket the way the dispatcher role does, for the live push and the client
+//! address in the audit trail.
 
 mod support;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::http::{Resp, Sse, request};
+use support::http::{Resp, Sse, oneshot, request};
 use support::{Deployment, deployment, scratch};
 use xueliang_core::CameraId;
 use xueliang_core::contract::{AlertV1, EventType, Severity, Snapshot};
@@ -24,9 +29,12 @@ use xueliang_dispatcher::store::{
 const CAM_FUTIAN: &str = "44030400001320000001";
 const CAM_XIANGMIHU: &str = "44030400001320000003";
 const PASSWORD: &str = "correct horse battery";
+/// Where the in-memory requests come from (TEST-NET-1): the audit trail must name it.
+const PEER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7)), 50007);
 
 struct Server {
-    port: u16,
+    /// The desk API's routes, as `xueliang run` serves them.
+    app: axum::Router,
     store: Arc<SqlStore>,
     hub: Hub,
     dep: Deployment,
@@ -82,20 +90,8 @@ async fn server() -> Server {
         Duration::from_secs(3600),
         shutdown.clone(),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let sd = shutdown.clone();
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            api::routes(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move { sd.wait().await })
-        .await
-        .unwrap();
-    });
     Server {
-        port,
+        app: api::routes(state),
         store,
         hub,
         dep,
@@ -110,16 +106,9 @@ struct Session {
     cookie: String,
 }
 
-impl Server {
-    async fn login(&self, user: &str) -> Session {
-        let r = request(
-            self.port,
-            "POST",
-            "/api/v1/login",
-            &[],
-            Some(&json!({ "username": user, "password": PASSWORD })),
-        )
-        .await;
+impl Session {
+    /// The session of a successful `POST /api/v1/login`.
+    fn from_login(r: Resp) -> Session {
         assert_eq!(r.status, 200, "{}", r.text());
         let cookie = r.header("set-cookie").expect("session cookie").to_owned();
         assert!(
@@ -134,21 +123,66 @@ impl Server {
         }
     }
 
+    fn bearer(&self) -> String {
+        format!("Bearer {}", self.token)
+    }
+}
+
+fn credentials(user: &str) -> Value {
+    json!({ "username": user, "password": PASSWORD })
+}
+
+impl Server {
+    /// One request from [`PEER`], in memory.
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Resp {
+        oneshot(&self.app, PEER, method, path, headers, body).await
+    }
+
+    async fn login(&self, user: &str) -> Session {
+        let r = self
+            .send("POST", "/api/v1/login", &[], Some(&credentials(user)))
+            .await;
+        Session::from_login(r)
+    }
+
     async fn get(&self, s: &Session, path: &str) -> Resp {
-        let auth = format!("Bearer {}", s.token);
-        request(self.port, "GET", path, &[("Authorization", &auth)], None).await
+        self.send("GET", path, &[("Authorization", &s.bearer())], None)
+            .await
     }
 
     async fn post(&self, s: &Session, path: &str, body: Value) -> Resp {
-        let auth = format!("Bearer {}", s.token);
-        request(
-            self.port,
-            "POST",
-            path,
-            &[("Authorization", &auth)],
-            Some(&body),
+        self.send("POST", path, &[("Authorization", &s.bearer())], Some(&body))
+            .await
+    }
+
+    /// The live push of `s`, in memory.
+    async fn events(&self, s: &Session) -> Sse {
+        Sse::open(&self.app, PEER, &s.token).await
+    }
+
+    /// Serves the routes on a real socket on 127.0.0.1 the way the dispatcher role does
+    /// (`serve::bind` + `serve::serve_on`), until shutdown; returns the port and the server.
+    fn listen(&self) -> (u16, tokio::task::JoinHandle<anyhow::Result<()>>) {
+        let listener = xueliang_dispatcher::serve::bind(
+            "127.0.0.1:0".parse().unwrap(),
+            "the desk API",
+            "dispatcher.listen",
         )
-        .await
+        .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(xueliang_dispatcher::serve::serve_on(
+            listener,
+            self.app.clone(),
+            self.shutdown.clone(),
+            "the desk API",
+        ));
+        (port, server)
     }
 
     /// What the consumer does for a new alert: persist, then push.
@@ -187,14 +221,14 @@ fn alert(cam: &str, ev: EventType) -> AlertV1 {
 async fn login_rejects_wrong_passwords_without_saying_which_part() {
     let srv = server().await;
     for (u, p) in [("li", "wrong password"), ("nobody", PASSWORD)] {
-        let r = request(
-            srv.port,
-            "POST",
-            "/api/v1/login",
-            &[],
-            Some(&json!({ "username": u, "password": p })),
-        )
-        .await;
+        let r = srv
+            .send(
+                "POST",
+                "/api/v1/login",
+                &[],
+                Some(&json!({ "username": u, "password": p })),
+            )
+            .await;
         assert_eq!(r.status, 401);
         assert_eq!(r.json()["error"], "wrong user name or password");
     }
@@ -216,8 +250,8 @@ async fn stations_see_and_act_on_their_own_incidents_only() {
     let li = srv.login("li").await; // 福田派出所
     let wang = srv.login("wang").await; // 香蜜湖派出所
     let zhao = srv.login("zhao").await; // 福田分局指挥中心
-    let mut li_push = Sse::open(srv.port, &li.token).await;
-    let mut wang_push = Sse::open(srv.port, &wang.token).await;
+    let mut li_push = srv.events(&li).await;
+    let mut wang_push = srv.events(&wang).await;
 
     let mut a = alert(CAM_FUTIAN, EventType::ZoneIntrusion);
     let jpeg = vec![0xFFu8, 0xD8, 0xFF, 0xE0, 1, 2, 3, 0xFF, 0xD9];
@@ -293,24 +327,24 @@ async fn stations_see_and_act_on_their_own_incidents_only() {
     assert_eq!(img.body, jpeg);
 
     // Cookie-authenticated writes need the CSRF header.
-    let r = request(
-        srv.port,
-        "POST",
-        &format!("{path}/ack"),
-        &[("Cookie", &li.cookie)],
-        Some(&json!({})),
-    )
-    .await;
+    let r = srv
+        .send(
+            "POST",
+            &format!("{path}/ack"),
+            &[("Cookie", &li.cookie)],
+            Some(&json!({})),
+        )
+        .await;
     assert_eq!(r.status, 403, "{}", r.text());
     assert!(r.text().contains("X-CSRF-Token"));
-    let r = request(
-        srv.port,
-        "POST",
-        &format!("{path}/ack"),
-        &[("Cookie", &li.cookie), ("X-CSRF-Token", &li.csrf)],
-        Some(&json!({ "note": "收到" })),
-    )
-    .await;
+    let r = srv
+        .send(
+            "POST",
+            &format!("{path}/ack"),
+            &[("Cookie", &li.cookie), ("X-CSRF-Token", &li.csrf)],
+            Some(&json!({ "note": "收到" })),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["incident"]["state"], "acknowledged");
     let (_, data) = li_push
@@ -353,7 +387,10 @@ async fn stations_see_and_act_on_their_own_incidents_only() {
     let actions: Vec<_> = hist.iter().map(|h| h["action"].as_str().unwrap()).collect();
     assert_eq!(actions, ["opened", "acknowledged", "dispatched", "closed"]);
     assert_eq!(hist[1]["actor"], "li");
-    assert_eq!(hist[1]["from_addr"], "127.0.0.1");
+    assert_eq!(
+        hist[1]["from_addr"], "192.0.2.7",
+        "the address the request came from"
+    );
     assert_eq!(d["state"], "closed");
     assert_eq!(d["dispatch"]["unit"], "巡逻一组");
     srv.shutdown.trigger();
@@ -364,27 +401,25 @@ async fn only_the_centre_sets_the_duty_level_and_every_desk_hears_it() {
     let srv = server().await;
     let li = srv.login("li").await;
     let zhao = srv.login("zhao").await;
-    let mut li_push = Sse::open(srv.port, &li.token).await;
-    let auth = format!("Bearer {}", li.token);
-    let r = request(
-        srv.port,
-        "PUT",
-        "/api/v1/duty-level",
-        &[("Authorization", &auth)],
-        Some(&json!({ "level": "wartime" })),
-    )
-    .await;
+    let mut li_push = srv.events(&li).await;
+    let r = srv
+        .send(
+            "PUT",
+            "/api/v1/duty-level",
+            &[("Authorization", &li.bearer())],
+            Some(&json!({ "level": "wartime" })),
+        )
+        .await;
     assert_eq!(r.status, 403);
     assert_eq!(srv.get(&li, "/api/v1/stats").await.status, 403);
-    let auth = format!("Bearer {}", zhao.token);
-    let r = request(
-        srv.port,
-        "PUT",
-        "/api/v1/duty-level",
-        &[("Authorization", &auth)],
-        Some(&json!({ "level": "special" })),
-    )
-    .await;
+    let r = srv
+        .send(
+            "PUT",
+            "/api/v1/duty-level",
+            &[("Authorization", &zhao.bearer())],
+            Some(&json!({ "level": "special" })),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text());
     let (ev, data) = li_push
         .next(Duration::from_secs(1))
@@ -443,10 +478,68 @@ async fn only_the_centre_sets_the_duty_level_and_every_desk_hears_it() {
     srv.shutdown.trigger();
 }
 
+/// The one test over a real socket, served as the dispatcher role serves it: the live push
+/// arrives through HTTP, the audit trail records the client's real address, and shutdown
+/// ends the stream so the server drains.
+#[tokio::test]
+async fn live_push_and_client_address_over_a_real_socket() {
+    let srv = server().await;
+    let (port, server) = srv.listen();
+    let r = request(port, "POST", "/api/v1/login", &[], Some(&credentials("li"))).await;
+    let li = Session::from_login(r);
+    let mut li_push = Sse::open_socket(port, &li.token).await;
+
+    let sent = Instant::now();
+    let id = srv.alert(alert(CAM_FUTIAN, EventType::ZoneIntrusion)).await;
+    let (ev, data) = li_push
+        .next(Duration::from_secs(1))
+        .await
+        .expect("push within 1 s");
+    assert!(sent.elapsed() < Duration::from_secs(1));
+    assert_eq!(ev, "incident");
+    let change: Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(change["kind"], "created");
+    assert_eq!(change["incident"]["id"], id.to_string());
+
+    let auth = li.bearer();
+    let path = format!("/api/v1/incidents/{id}");
+    let r = request(
+        port,
+        "POST",
+        &format!("{path}/ack"),
+        &[("Authorization", &auth)],
+        Some(&json!({})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let (_, data) = li_push
+        .next(Duration::from_secs(1))
+        .await
+        .expect("ack pushed");
+    assert!(data.contains("\"acknowledged\""));
+    let d = request(port, "GET", &path, &[("Authorization", &auth)], None).await;
+    assert_eq!(d.status, 200, "{}", d.text());
+    let hist = d.json()["history"].clone();
+    assert_eq!(hist[1]["action"], "acknowledged");
+    assert_eq!(hist[1]["actor"], "li");
+    assert_eq!(hist[1]["from_addr"], "127.0.0.1");
+
+    srv.shutdown.trigger();
+    assert!(
+        li_push.ends_within(Duration::from_secs(5)).await,
+        "shutdown ends the stream"
+    );
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("the server drains within 5 s after shutdown")
+        .unwrap()
+        .unwrap();
+}
+
 #[tokio::test]
 async fn openapi_describes_exactly_the_served_routes() {
     let srv = server().await;
-    let doc = request(srv.port, "GET", "/api/v1/openapi.json", &[], None).await;
+    let doc = srv.send("GET", "/api/v1/openapi.json", &[], None).await;
     assert_eq!(doc.status, 200);
     let doc = doc.json();
     assert_eq!(doc["openapi"], "3.0.3");
@@ -472,12 +565,16 @@ async fn openapi_describes_exactly_the_served_routes() {
     for (method, path, public) in documented {
         let p = path.replace("{id}", &id).replace("{alert_id}", &id);
         let body = (method != "get").then(|| json!({}));
-        let r = request(srv.port, &method.to_uppercase(), &p, &[], body.as_ref()).await;
+        let r = srv
+            .send(&method.to_uppercase(), &p, &[], body.as_ref())
+            .await;
         if public {
+            // Served (not 404/405), and no server error (a missing extension is a 500).
             assert!(
-                r.status != 404 && r.status != 405,
-                "{method} {p}: {}",
-                r.status
+                r.status != 404 && r.status != 405 && r.status < 500,
+                "{method} {p}: {} {}",
+                r.status,
+                r.text()
             );
         } else {
             assert_eq!(r.status, 401, "{method} {p} without a login");

@@ -1,10 +1,11 @@
 //! kill -9 the dispatcher mid-stream and restart it: no alert lost, none duplicated.
 //!
-//! The dispatcher being killed is this test binary itself, re-run as a child with
-//! `XL_CRASH_CHILD` set so that only `crash_child` runs (and consumes until killed).
+//! The dispatcher being killed is a child process: the test-tooling binary
+//! `xueliang-crash-child` (`src/bin/xueliang-crash-child.rs`), which consumes until killed.
 
 mod support;
 
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use support::broker::Broker;
@@ -15,32 +16,41 @@ use xueliang_dispatcher::store::Store;
 const N: usize = 1500;
 const INSTANCE: &str = "dispatcher-crash";
 
-/// Runs only as the child: consume into the given database until killed.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn crash_child() {
-    let Ok(spec) = std::env::var("XL_CRASH_CHILD") else {
-        return;
-    };
-    let p: Vec<&str> = spec.split('|').collect();
-    let dep = deployment();
-    let mut k = dep.node.kafka.clone();
-    k.brokers = p[0].to_owned();
-    k.alerts_topic = p[1].to_owned();
-    k.dlq_topic = p[2].to_owned();
-    let mut d = dep.node.dispatcher.clone();
-    d.group_id = format!("dispatcher-{}", p[1]);
-    d.instance_id = INSTANCE.to_owned();
-    let store = open_store(std::path::Path::new(p[3]));
-    // Small batches: many commits, so the kill lands between some of them.
-    let _h = start_consumer(&dep, &k, &d, store, test_options(5), Shutdown::new());
-    tokio::time::sleep(Duration::from_secs(600)).await;
+/// Starts the child dispatcher: the same deployment, topics, group and static member id as
+/// `kafka` and `disp`, storing into `db`. Small batches: many commits, so the kill lands
+/// between some of them. Its standard input stays open while the returned `Child` lives; the
+/// child exits when it closes, so a failing test does not leave it running.
+fn start_child(
+    kafka: &xueliang_core::config::KafkaConfig,
+    disp: &xueliang_core::config::DispatcherConfig,
+    db: &Path,
+) -> std::process::Child {
+    let opts = test_options(5);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xueliang-crash-child"));
+    cmd.arg("--deployment")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/single-node"))
+        .arg("--db")
+        .arg(db)
+        .args(["--brokers", &kafka.brokers])
+        .args(["--alerts-topic", &kafka.alerts_topic])
+        .args(["--dlq-topic", &kafka.dlq_topic])
+        .args(["--group-id", &disp.group_id])
+        .args(["--instance-id", &disp.instance_id])
+        .args(["--batch-max", &opts.batch_max.to_string()])
+        .args([
+            "--batch-linger-ms",
+            &opts.batch_linger.as_millis().to_string(),
+        ]);
+    for (k, v) in &opts.librdkafka {
+        cmd.args(["--librdkafka", &format!("{k}={v}")]);
+    }
+    cmd.stdin(Stdio::piped())
+        .spawn()
+        .expect("start the child dispatcher (xueliang-crash-child)")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_stream_loses_nothing() {
-    if std::env::var_os("XL_CRASH_CHILD").is_some() {
-        return;
-    }
     let dep = deployment();
     let broker = Broker::start();
     let (t, dlq) = (topic("alerts"), topic("dlq"));
@@ -52,15 +62,10 @@ async fn kill_9_mid_stream_loses_nothing() {
     let dir = scratch();
     let db = db_path(dir.path());
     let store = open_store(&db);
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
-        .env(
-            "XL_CRASH_CHILD",
-            format!("{}|{t}|{dlq}|{}", broker.bootstrap(), db.display()),
-        )
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("start the child dispatcher");
+    // The child and, after the kill, its replacement: same group, same instance id (static
+    // membership).
+    let (k, d) = configs(&dep, &broker, &t, &dlq, INSTANCE);
+    let mut child = start_child(&k, &d, &db);
     let deadline = Instant::now() + Duration::from_secs(90);
     let at_kill = loop {
         let c = store.alert_count().await.unwrap();
@@ -87,8 +92,6 @@ async fn kill_9_mid_stream_loses_nothing() {
     );
 
     // Restart with the same group and instance id (static membership).
-    let (k, mut d) = configs(&dep, &broker, &t, &dlq, INSTANCE);
-    d.group_id = format!("dispatcher-{t}");
     let shutdown = Shutdown::new();
     let h = start_consumer(
         &dep,

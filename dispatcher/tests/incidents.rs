@@ -7,7 +7,7 @@ mod support;
 use chrono::{DateTime, TimeZone, Utc};
 use std::sync::Arc;
 use std::time::Duration;
-use support::{Deployment, backends, deployment, scratch};
+use support::{Backends, Deployment, backends, deployment, scratch};
 use xueliang_core::contract::{
     AlertV1, Disposition, DutyLevel, EventType, IncidentState, Priority, Severity,
 };
@@ -29,7 +29,7 @@ fn t0() -> DateTime<Utc> {
 struct Env {
     dep: Deployment,
     clock: Arc<ManualClock>,
-    stores: Vec<(&'static str, Arc<SqlStore>)>,
+    stores: Backends,
     _dir: tempfile::TempDir,
 }
 

@@ -4,19 +4,11 @@
 //! what the router decides for the demo's cameras and jurisdictions.
 
 use chrono::Utc;
-use std::path::{Path, PathBuf};
 use xueliang_core::CameraId;
-use xueliang_core::config::{Inventory, Jurisdictions, NodeConfig};
+use xueliang_core::config::NodeConfig;
 use xueliang_core::contract::{AlertV1, EventType, Severity};
 use xueliang_dispatcher::routing::Router;
-
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
+use xueliang_testkit::deploy;
 
 struct Example {
     /// 1-based line of the code block in ROUTING.md, for failure messages.
@@ -85,11 +77,12 @@ fn parse_enum<T: serde::de::DeserializeOwned>(s: &str, at: &str) -> T {
 
 #[test]
 fn every_example_in_routing_md_loads_and_routes_as_documented() {
-    let md = read(&repo("deploy/ROUTING.md"));
-    let node_file = repo("deploy/single-node/xueliang.toml");
+    let md_file = deploy::repo().join("deploy/ROUTING.md");
+    let md =
+        std::fs::read_to_string(&md_file).unwrap_or_else(|e| panic!("{}: {e}", md_file.display()));
     // The demo config has its own route tree; each example replaces it. The tree is the
     // file's last section, so cutting from its header keeps everything else.
-    let full = read(&node_file);
+    let (full, node_file) = deploy::read("xueliang.toml");
     let base = match full.find("[dispatcher.route]") {
         Some(i) => full[..i].to_string(),
         None => full,
@@ -98,10 +91,8 @@ fn every_example_in_routing_md_loads_and_routes_as_documented() {
         !base.contains("dispatcher.route"),
         "the route tree must be the last section of the demo config"
     );
-    let j_file = repo("deploy/single-node/jurisdictions.geojson");
-    let jurisdictions = Jurisdictions::parse(&read(&j_file), &j_file).unwrap();
-    let c_file = repo("deploy/single-node/cameras.toml");
-    let inventory = Inventory::parse(&read(&c_file), &c_file, &|_| Some(String::new())).unwrap();
+    let single = deploy::single_node();
+    let (jurisdictions, inventory) = (single.jurisdictions, single.inventory);
 
     let examples = examples(&md);
     assert_eq!(examples.len(), 5, "examples found in ROUTING.md");

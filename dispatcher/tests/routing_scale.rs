@@ -2,8 +2,10 @@
 //! polygons. Asserts that every camera lands in the right station and grid; prints the time
 //! per lookup (informational only: tests make no timing assertions).
 //!
-//! The city is a 20 × 10 lattice of stations, each a 0.05° square drawn with 400 vertices (real
-//! 辖区 outlines have hundreds to thousands), cut into 5 × 5 grids of 0.01°.
+//! The city is xueliang-testkit's synthetic one as a plain 20 × 10 lattice of stations, each a
+//! 0.05° square drawn with 400 vertices (real 辖区 outlines have hundreds to thousands), cut
+//! into 5 × 5 grids of 0.01°, with the city's route tree (which sends these cameras' alerts by
+//! jurisdiction, and those outside every station to the centre).
 
 use chrono::Utc;
 use std::path::Path;
@@ -11,93 +13,22 @@ use std::time::Instant;
 use xueliang_core::config::{Inventory, Jurisdictions, NodeConfig};
 use xueliang_core::contract::{AlertV1, EventType, GeoPoint, Severity};
 use xueliang_dispatcher::routing::{RouteReason, Router};
+use xueliang_testkit::Rng;
+use xueliang_testkit::city::{LAT0, LON0, Lattice};
 
 const COLS: usize = 20;
 const ROWS: usize = 10;
 const STATION: f64 = 0.05;
 const GRIDS_PER_SIDE: usize = 5;
-const LON0: f64 = 113.8;
-const LAT0: f64 = 22.4;
-
-/// A closed ring around [x0, x0+side] × [y0, y0+side] with `per_edge` points on each edge.
-fn ring(x0: f64, y0: f64, side: f64, per_edge: usize) -> Vec<[f64; 2]> {
-    let mut pts = Vec::with_capacity(per_edge * 4 + 1);
-    let corners = [
-        (x0, y0),
-        (x0 + side, y0),
-        (x0 + side, y0 + side),
-        (x0, y0 + side),
-    ];
-    for k in 0..4 {
-        let (ax, ay) = corners[k];
-        let (bx, by) = corners[(k + 1) % 4];
-        for i in 0..per_edge {
-            let t = i as f64 / per_edge as f64;
-            pts.push([ax + (bx - ax) * t, ay + (by - ay) * t]);
-        }
-    }
-    pts.push(pts[0]);
-    pts
-}
-
-fn feature(id: &str, desk: &str, kind: &str, ring: Vec<[f64; 2]>) -> serde_json::Value {
-    serde_json::json!({
-        "type": "Feature",
-        "properties": {"id": id, "name": id, "desk_id": desk, "kind": kind},
-        "geometry": {"type": "Polygon", "coordinates": [ring]},
-    })
-}
 
 fn city() -> (NodeConfig, Jurisdictions) {
-    let mut features = Vec::new();
-    let mut node = String::from(
-        "[inventory]\ncameras = \"c.toml\"\njurisdictions = \"j.geojson\"\n\n\
-         [[desk]]\nid = \"centre\"\nname = \"centre\"\nkind = \"centre\"\n",
-    );
-    let grid = STATION / GRIDS_PER_SIDE as f64;
-    for r in 0..ROWS {
-        for c in 0..COLS {
-            let (x0, y0) = (LON0 + c as f64 * STATION, LAT0 + r as f64 * STATION);
-            let desk = format!("desk-{r}-{c}");
-            node.push_str(&format!(
-                "\n[[desk]]\nid = \"{desk}\"\nname = \"{desk}\"\nkind = \"station\"\n"
-            ));
-            features.push(feature(
-                &format!("st-{r}-{c}"),
-                &desk,
-                "station",
-                ring(x0, y0, STATION, 100),
-            ));
-            for gr in 0..GRIDS_PER_SIDE {
-                for gc in 0..GRIDS_PER_SIDE {
-                    features.push(feature(
-                        &format!("g-{r}-{c}-{gr}-{gc}"),
-                        &desk,
-                        "grid",
-                        ring(x0 + gc as f64 * grid, y0 + gr as f64 * grid, grid, 5),
-                    ));
-                }
-            }
-        }
-    }
-    let gj = serde_json::json!({"type": "FeatureCollection", "features": features}).to_string();
-    let j = Jurisdictions::parse(&gj, Path::new("j.geojson")).unwrap();
+    let lattice = Lattice::plain(COLS, ROWS, STATION, GRIDS_PER_SIDE);
+    let j = lattice.jurisdictions();
     assert_eq!(
         j.areas.len(),
         ROWS * COLS * (1 + GRIDS_PER_SIDE * GRIDS_PER_SIDE)
     );
-    (NodeConfig::parse(&node, Path::new("x.toml")).unwrap(), j)
-}
-
-/// xorshift64*: deterministic points without a dependency.
-struct Rng(u64);
-impl Rng {
-    fn unit(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
-    }
+    (lattice.node(), j)
 }
 
 /// Index of the lattice cell holding `v`, or `None` when `v` is too close to a cell edge for
@@ -115,7 +46,7 @@ fn city_scale_routing_is_correct_for_every_camera() {
     let router = Router::new(&node, &j).unwrap();
     let build = t.elapsed();
 
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     let n = 10_000;
     let mut points = Vec::with_capacity(n);
     while points.len() < n {

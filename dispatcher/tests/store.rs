@@ -10,7 +10,8 @@ use xueliang_dispatcher::store::{AlertRecord, RouteRole, SqliteStore, Store, Syn
 async fn insert_is_idempotent_and_keeps_routes() {
     let dep = deployment();
     let dir = scratch();
-    for (name, store) in backends(dir.path(), Default::default()) {
+    let backends = backends(dir.path(), Default::default());
+    for (name, store) in &backends {
         eprintln!("backend {name}");
         insert_is_idempotent_on(&dep, store.as_ref()).await;
     }

@@ -1,12 +1,36 @@
-//! Test tooling shared by every crate's integration tests (a dev-dependency only; nothing in
-//! the product links it): the one launcher of the real Kafka-protocol test broker
-//! ([`broker`]), and child processes that are always stopped ([`process`]).
+//! Test tooling shared by every crate's integration tests and by the benchmarks (a
+//! dev-dependency of the product's crates, a dependency of the tooling crates
+//! `xueliang-bench` and `xueliang-microbench`; nothing in the product links it):
 //!
-//! Design decision: std + tempfile only, blocking, no async runtime, so a test of any crate
-//! can use it without dragging in the product's dependencies.
+//! - [`broker`]: the one launcher of the real Kafka-protocol test broker (tansu: start, stop,
+//!   kill, restart), failing with the fix when it is not installed;
+//! - [`process`]: child processes that are always stopped ([`Killed`]);
+//! - [`postgres`]: throwaway PostgreSQL databases on `$XUELIANG_TEST_PG`'s server, dropped on
+//!   drop ([`TempDatabase`]), failing with the fix (or, for the suites that test PostgreSQL
+//!   beside SQLite, skipping outside CI) when no server is configured;
+//! - [`deploy`]: the shipped single-node deployment (`deploy/single-node`), parsed;
+//! - [`city`]: a synthetic city for routing tests and benchmarks (a lattice of station
+//!   polygons, optionally with holes, enclaves, MultiPolygons and exclave islands; grids; a
+//!   route tree; cameras with one alert each);
+//! - [`proc`]: what tests and benchmarks read from `/proc` (CPU per thread, per thread name,
+//!   per process and for the machine; this process's memory);
+//! - [`Rng`]: the deterministic generator the fixtures use.
+//!
+//! Design decision: a blocking API with no async runtime of its own to enter, so a test of any
+//! crate — sync or `#[tokio::test]` — can use it (the synchronous `postgres` client's runtime
+//! runs on a thread of its own). Its dependencies are the workspace's own (`xueliang-core` for
+//! the configuration types, `postgres`, `serde_json`, `chrono`, `tempfile`); it does not depend
+//! on the stage crates, so every stage's tests can use it.
 
 pub mod broker;
+pub mod city;
+pub mod deploy;
+pub mod postgres;
+pub mod proc;
 pub mod process;
+pub mod rng;
 
+pub use self::postgres::TempDatabase;
 pub use broker::{Broker, free_port, tansu_binary};
 pub use process::Killed;
+pub use rng::Rng;

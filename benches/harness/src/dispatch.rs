@@ -66,6 +66,8 @@ use xueliang_dispatcher::routing::Router;
 use xueliang_dispatcher::store::{
     ChangeKind, PostgresStore, SqlStore, SqliteStore, Store, StoreOptions, Synchronous,
 };
+use xueliang_testkit::TempDatabase;
+use xueliang_testkit::postgres as testkit_pg;
 
 /// Size of a "small" alert on the wire.
 const SMALL_ALERT_BYTES: usize = 2048;
@@ -1049,30 +1051,22 @@ impl metrics::Recorder for ProbeRecorder {
 
 // ---- stores ---------------------------------------------------------------------------------
 
-/// Fresh, empty stores for each phase; PostgreSQL databases are dropped at the end.
+/// Fresh, empty stores for each phase; PostgreSQL databases (xueliang-testkit's throwaway
+/// ones) are dropped at the end, or when this value is.
 struct Databases {
     kind: BenchDatabase,
     dir: PathBuf,
     pg_admin: Option<String>,
-    created: Vec<String>,
+    created: Vec<TempDatabase>,
 }
 
 impl Databases {
     fn new(kind: BenchDatabase, dir: &Path) -> anyhow::Result<Databases> {
         let pg_admin = match kind {
             BenchDatabase::Sqlite => None,
-            BenchDatabase::Postgres => Some(
-                std::env::var("XUELIANG_TEST_PG")
-                    .ok()
-                    .filter(|u| !u.is_empty())
-                    .ok_or_else(|| {
-                        anyhow!(
-                            "--database postgres needs XUELIANG_TEST_PG, an admin URL of a \
-                             PostgreSQL server the bench may create databases on (`./xl env` \
-                             prints the test server's)"
-                        )
-                    })?,
-            ),
+            BenchDatabase::Postgres => {
+                Some(testkit_pg::admin_url().map_err(|fix| anyhow!("--database postgres: {fix}"))?)
+            }
         };
         Ok(Databases {
             kind,
@@ -1089,16 +1083,13 @@ impl Databases {
         };
         let store = match (self.kind, &self.pg_admin) {
             (BenchDatabase::Postgres, Some(admin)) => {
-                let name = format!(
-                    "xl_bench_{}_{phase}_{}",
-                    std::process::id(),
-                    Utc::now().timestamp_millis()
-                );
-                let (a, n) = (admin.clone(), name.clone());
-                on_thread(move || pg_execute(&a, &format!("CREATE DATABASE {n}"))).await?;
-                self.created.push(name.clone());
-                let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-                let url = format!("{base}/{name}");
+                let (a, label) = (admin.clone(), format!("bench_{phase}"));
+                let db = on_thread(move || {
+                    TempDatabase::create_on(&a, &label).map_err(|e| anyhow!("{e}"))
+                })
+                .await?;
+                let url = db.url().to_owned();
+                self.created.push(db);
                 on_thread(move || Ok(PostgresStore::open(&url, opts)?)).await?
             }
             _ => {
@@ -1110,28 +1101,18 @@ impl Databases {
         Ok(Arc::new(store))
     }
 
-    /// Drops the PostgreSQL databases this run created (SQLite files go with the temp dir).
+    /// Drops the PostgreSQL databases this run created (SQLite files go with the temp dir),
+    /// off the runtime; a database that cannot be dropped is reported, not fatal.
     async fn cleanup(&mut self) {
-        let Some(admin) = self.pg_admin.clone() else {
-            return;
-        };
-        for name in std::mem::take(&mut self.created) {
-            let a = admin.clone();
-            let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-            if let Err(e) = on_thread(move || pg_execute(&a, &sql)).await {
-                eprintln!("warning: could not drop the bench database {name}: {e:#}");
-            }
+        let created = std::mem::take(&mut self.created);
+        if !created.is_empty() {
+            let _ = on_thread(move || {
+                drop(created);
+                Ok(())
+            })
+            .await;
         }
     }
-}
-
-/// Runs one statement on the PostgreSQL server of `admin` (blocking; off the runtime).
-fn pg_execute(admin: &str, sql: &str) -> anyhow::Result<()> {
-    let mut c = postgres::Client::connect(admin, postgres::NoTls)
-        .context("cannot reach the PostgreSQL server named by XUELIANG_TEST_PG")?;
-    c.batch_execute(sql)
-        .with_context(|| format!("PostgreSQL: `{sql}` failed"))?;
-    Ok(())
 }
 
 /// Runs blocking work on a plain thread (not the runtime's blocking pool: the synchronous

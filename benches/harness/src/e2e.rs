@@ -53,6 +53,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use xueliang_camsim::{self as camsim, CamsimOptions};
 use xueliang_core::config::Sampling;
+use xueliang_testkit::proc;
 
 /// Issue #7's targets for a 2-core node.
 const SESSIONS_TARGET: usize = 2000;
@@ -273,10 +274,10 @@ pub fn run(o: Options) -> anyhow::Result<()> {
     // The edge's fixed memory (model sessions, queues, buffers): an edge with no camera.
     // What it allocated stays with the process for the next edge to reuse, so the first
     // step's growth is what its cameras cost.
-    let rss0 = probe::proc_mb("VmRSS:");
+    let rss0 = proc::rss_mb();
     let bare = pipeline::Edge::start(&rt, &dep.step(0, Sampling::Keyframes))?;
     std::thread::sleep(Duration::from_secs(2));
-    let rss_fixed_mb = probe::proc_mb("VmRSS:") - rss0;
+    let rss_fixed_mb = proc::rss_mb() - rss0;
     bare.stop(&rt, Duration::from_secs(10));
 
     let mut ctx = Ctx {
@@ -349,7 +350,7 @@ pub fn run(o: Options) -> anyhow::Result<()> {
                 st.cameras,
             )
         }),
-        peak_mb: probe::proc_mb("VmHWM:"),
+        peak_mb: proc::peak_rss_mb(),
     };
     let summaries: Vec<PolicySummary> = runs
         .into_iter()

@@ -8,9 +8,9 @@
 //!   measured on the client's own threads only (the server runs on separate threads), with or
 //!   without keyframe decoding.
 //!
-//! CPU time is read per thread from `/proc/self/task/*/schedstat` (nanoseconds; Linux only), so
-//! other processes on a shared machine do not inflate the figures, although they do contend for
-//! caches and cores.
+//! CPU time is read per thread from `/proc/self/task/*/schedstat` (nanoseconds; Linux only;
+//! `xueliang_testkit::proc`), so other processes on a shared machine do not inflate the
+//! figures, although they do contend for caches and cores.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -34,6 +34,7 @@ use xueliang_ingest::frame::CaptureClock;
 use xueliang_ingest::session::SessionTuning;
 use xueliang_ingest::stats::CameraCounters;
 use xueliang_ingest::supervisor::{Ingest, IngestOptions};
+use xueliang_testkit::proc::{thread_cpu, threads_cpu};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
@@ -46,35 +47,6 @@ pub enum BenchError {
 }
 
 pub use xueliang_camsim::camera_config;
-
-/// Nanoseconds a task has run, from a `/proc/…/schedstat` file.
-pub fn schedstat_ns(path: &Path) -> Option<u64> {
-    std::fs::read_to_string(path)
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
-/// CPU time of the calling thread.
-pub fn thread_cpu() -> Duration {
-    Duration::from_nanos(schedstat_ns(Path::new("/proc/thread-self/schedstat")).unwrap_or(0))
-}
-
-/// Summed CPU time of this process's threads whose name starts with `prefix`.
-pub fn threads_cpu(prefix: &str) -> Duration {
-    let mut total = 0;
-    if let Ok(dir) = std::fs::read_dir("/proc/self/task") {
-        for task in dir.flatten() {
-            let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-            if comm.trim_end().starts_with(prefix) {
-                total += schedstat_ns(&task.path().join("schedstat")).unwrap_or(0);
-            }
-        }
-    }
-    Duration::from_nanos(total)
-}
 
 /// One measured decode variant.
 #[derive(Debug, Clone, Serialize)]

@@ -2,13 +2,13 @@
 //! one JSON object with its figures. Ratios are against limits measured in the same run, so
 //! they survive a noisy machine.
 
-use crate::e2e::probe::{proc_mb, process_cpu_s};
 use crate::ingest::{ReceiveBenchOptions, bench_decode, bench_receive};
 use anyhow::{Context, anyhow};
 use serde_json::json;
 use std::time::Duration;
 use xueliang_camsim as camsim;
 use xueliang_ingest::decode::DecoderOptions;
+use xueliang_testkit::proc::{self, process_cpu_s, thread_cpu};
 
 fn clip(spec: &str) -> anyhow::Result<std::path::PathBuf> {
     camsim::resolve_clip(spec, &camsim::default_cache_dir())
@@ -74,7 +74,6 @@ pub fn decode(clip_spec: &str, loops: usize) -> anyhow::Result<()> {
 
 /// CPU microseconds of one `Resizer::run` of `picture` into NanoDet-m 416's input.
 fn preprocess_us(picture: &xueliang_core::picture::Picture) -> anyhow::Result<f64> {
-    use crate::ingest::thread_cpu;
     use xueliang_analyzer::detector::preprocess::Resizer;
     let spec = xueliang_analyzer::model::builtin_manifest("nanodet-m-416")?;
     let mut resizer = Resizer::new(&spec);
@@ -98,7 +97,7 @@ pub fn ingest(
     decoder_workers: usize,
 ) -> anyhow::Result<()> {
     let path = clip(clip_spec)?;
-    let before = proc_mb("VmRSS:");
+    let before = proc::rss_mb();
     let opts = ReceiveBenchOptions {
         sessions: cameras,
         clip: path,
@@ -109,7 +108,7 @@ pub fn ingest(
     };
     let r = bench_receive(&opts)?;
     // Peak RSS during the run (sessions are gone once it returns), less the baseline.
-    let rss_per_camera = (proc_mb("VmHWM:") - before).max(0.0) / cameras.max(1) as f64;
+    let rss_per_camera = (proc::peak_rss_mb() - before).max(0.0) / cameras.max(1) as f64;
     let expected = (cameras as f64 * r.seconds * 25.0).round() as u64;
     let received_ratio = r.frames_received as f64 / expected.max(1) as f64;
     eprintln!(

@@ -1,7 +1,7 @@
 //! Criterion micro-benchmarks of the dispatcher's routing: `Router::route` (R-tree lookup,
 //! point-in-polygon over station outlines with holes and MultiPolygons, grid lookup, route-tree
 //! walk, desk resolution) and `Router::locate` alone, for 10,000 cameras over a synthetic city
-//! of 20 × 15 stations (see `xueliang_microbench::city`). Each iteration routes the next
+//! of 20 × 15 stations (`xueliang_testkit::city`). Each iteration routes the next
 //! camera's alert, cycling through all of them, so the figure is an average over the city
 //! (inside stations, in enclaves, on MultiPolygon halves, outside everything).
 //!
@@ -13,7 +13,7 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use xueliang_dispatcher::routing::Router;
-use xueliang_microbench::city::{City, city};
+use xueliang_testkit::city::{City, city};
 
 const COLS: usize = 20;
 const ROWS: usize = 15;

@@ -1,5 +1,7 @@
 //! Synthetic, deterministic inputs for the criterion micro-benchmarks of xueliang's hot paths
-//! (`benches/analyzer.rs`, `benches/routing.rs`).
+//! (`benches/analyzer.rs`, `benches/routing.rs`). The routing benchmark's city is
+//! `xueliang_testkit::city` (the dispatcher's routing tests use the same one); this crate tests
+//! it as a benchmark input below.
 //!
 //! Design decisions:
 //! - **Realistic shapes, not real data.** Each fixture reproduces what the stage sees in
@@ -15,38 +17,11 @@
 //! - Built through the public API only (config parsed from TOML/GeoJSON text, the model's
 //!   compiled-in manifest), so the fixtures follow the real validation rules.
 
-pub mod city;
 pub mod head;
 pub mod scene;
 
-/// xorshift64*: a tiny deterministic generator, so the fixtures need no `rand`.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        // A zero state would stay zero forever.
-        Rng(seed.max(1))
-    }
-
-    /// Uniform in `[0, 1)`.
-    pub fn unit(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Uniform in `[lo, hi)`.
-    pub fn range(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.unit()
-    }
-
-    /// Uniform in `0..n`.
-    pub fn below(&mut self, n: usize) -> usize {
-        ((self.unit() * n as f64) as usize).min(n - 1)
-    }
-}
+/// The fixtures' deterministic generator (xorshift64*, no `rand`), shared with the test tooling.
+pub use xueliang_testkit::Rng;
 
 /// An I420 frame as a decoder hands it over (gradient plus noise in Y, smooth chroma), with
 /// rows padded to a 32-byte stride like libav's.
@@ -107,20 +82,63 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rng_is_deterministic_and_in_range() {
-        let (mut a, mut b) = (Rng::new(7), Rng::new(7));
-        for _ in 0..1000 {
-            let v = a.unit();
-            assert_eq!(v, b.unit());
-            assert!((0.0..1.0).contains(&v));
-        }
-        assert!((0..1000).all(|_| a.below(3) < 3));
-    }
-
-    #[test]
     fn frame_has_the_packed_size_and_varies() {
         let f = bgr_frame(768, 576, 1);
         assert_eq!(f.len(), 768 * 576 * 3);
         assert!(f.iter().any(|&v| v != f[0]));
+    }
+
+    /// The routing benchmark's city: every odd shape is honoured, and the cameras' alerts take
+    /// every kind of route (a benchmark that always fell back to the centre would measure the
+    /// wrong thing quietly).
+    #[test]
+    fn city_shapes_are_honoured_and_cameras_route_to_stations() {
+        use xueliang_core::contract::GeoPoint;
+        use xueliang_dispatcher::routing::{RouteReason, Router};
+        use xueliang_testkit::city::{Lattice, city};
+
+        let (cols, rows) = (10, 5);
+        let lattice = Lattice::odd(cols, rows);
+        let city = city(cols, rows, 2000, 5);
+        let router = Router::new(&city.node, &city.jurisdictions).unwrap();
+        let station = |lon: f64, lat: f64| {
+            router
+                .locate(GeoPoint { lat, lon })
+                .station
+                .map(|a| a.id.clone())
+        };
+        let side = lattice.station;
+        for r in 0..rows {
+            for c in 0..cols {
+                let index = r * cols + c;
+                let (x0, y0) = lattice.origin(r, c);
+                // Off-centre (clear of the hole) and clear of the seam.
+                let p = (x0 + 0.2 * side, y0 + 0.2 * side);
+                assert_eq!(station(p.0, p.1), Some(format!("st-{r}-{c}")));
+                let mid = (x0 + side / 2.0 + 1e-4, y0 + side / 2.0 + 1e-4);
+                let want = if lattice.has_hole(index) {
+                    format!("en-{r}-{c}")
+                } else {
+                    format!("st-{r}-{c}")
+                };
+                assert_eq!(station(mid.0, mid.1), Some(want), "station {index}");
+                if lattice.has_island(index) {
+                    let (ix, iy) = lattice.island_origin(r, c);
+                    let half = lattice.island() / 2.0;
+                    assert_eq!(station(ix + half, iy + half), Some(format!("st-{r}-{c}")));
+                }
+            }
+        }
+        // Most cameras route by polygon, some fall back to the centre, faults go to ops.
+        let mut reasons = std::collections::HashMap::new();
+        for (a, c) in city.alerts.iter().zip(&city.cameras) {
+            let d = router.route(a, Some(c));
+            *reasons.entry(d.reason.as_str()).or_insert(0usize) += 1;
+        }
+        let polygon = reasons[RouteReason::Polygon.as_str()];
+        let outside = reasons[RouteReason::OutsideAll.as_str()];
+        assert!(polygon > 1000 && outside > 10, "{reasons:?}");
+        assert!(city.stations > rows * cols, "no enclaves");
+        assert!(reasons.len() >= 3, "{reasons:?}");
     }
 }

@@ -1,9 +1,20 @@
-//! A minimal HTTP/1.1 client over a real socket, for the API tests (no client crate to
-//! build): one request per connection, plus a Server-Sent Events reader.
+//! HTTP for the API tests. Requests go to the router in memory (`Router::oneshot`, with the
+//! client address that a real server records inserted as `ConnectInfo`); the one test over a
+//! real socket uses the minimal HTTP/1.1 client here (one request per connection, no client
+//! crate to build). Server-Sent Events are read from either.
 
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::Request;
+use futures::{Stream, StreamExt as _};
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
+use tower::ServiceExt as _;
 
 #[derive(Debug)]
 pub struct Resp {
@@ -35,6 +46,71 @@ impl Resp {
     }
 }
 
+/// A request as a desk's browser sends it, from `peer`.
+fn build(
+    peer: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&serde_json::Value>,
+) -> Request<Body> {
+    let mut b = Request::builder().method(method).uri(path);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    let body = match body {
+        Some(j) => {
+            b = b.header("Content-Type", "application/json");
+            Body::from(j.to_string())
+        }
+        None => Body::empty(),
+    };
+    let mut req = b.body(body).expect("valid test request");
+    req.extensions_mut().insert(ConnectInfo(peer));
+    req
+}
+
+/// One request to `app` in memory, as if from `peer`; the whole body is read.
+pub async fn oneshot(
+    app: &Router,
+    peer: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&serde_json::Value>,
+) -> Resp {
+    let res = app
+        .clone()
+        .oneshot(build(peer, method, path, headers, body))
+        .await
+        .expect("the router never fails");
+    let status = res.status().as_u16();
+    let headers = res
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let body = tokio::time::timeout(
+        Duration::from_secs(10),
+        axum::body::to_bytes(res.into_body(), usize::MAX),
+    )
+    .await
+    .expect("response within 10 s")
+    .expect("read body")
+    .to_vec();
+    Resp {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// One request to a real server on 127.0.0.1:`port`.
 pub async fn request(
     port: u16,
     method: &str,
@@ -104,43 +180,120 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
     }
 }
 
-/// A live `text/event-stream` subscription.
+/// A live `GET /api/v1/events` subscription (`text/event-stream`).
 pub struct Sse {
-    r: BufReader<TcpStream>,
+    chunks: Pin<Box<dyn Stream<Item = Vec<u8>> + Send>>,
+    buf: Vec<u8>,
 }
 
 impl Sse {
-    pub async fn open(port: u16, token: &str) -> Sse {
+    /// Subscribes in memory as `token`, from `peer`; returns once the `hello` event arrived.
+    pub async fn open(app: &Router, peer: SocketAddr, token: &str) -> Sse {
+        let auth = format!("Bearer {token}");
+        let headers = [("Accept", "text/event-stream"), ("Authorization", &auth)];
+        let res = app
+            .clone()
+            .oneshot(build(peer, "GET", "/api/v1/events", &headers, None))
+            .await
+            .expect("the router never fails");
+        assert_eq!(res.status(), 200, "GET /api/v1/events");
+        let ct = res.headers().get("content-type").map(|v| v.as_bytes());
+        assert_eq!(ct, Some(&b"text/event-stream"[..]), "GET /api/v1/events");
+        let chunks =
+            futures::stream::unfold(res.into_body().into_data_stream(), |mut s| async move {
+                match s.next().await {
+                    Some(Ok(b)) => Some((b.to_vec(), s)),
+                    _ => None,
+                }
+            });
+        let mut sse = Sse::new(Box::pin(chunks));
+        sse.hello().await;
+        sse
+    }
+
+    /// Subscribes through a real server on 127.0.0.1:`port` as `token`; returns once the
+    /// `hello` event arrived.
+    pub async fn open_socket(port: u16, token: &str) -> Sse {
         let mut s = TcpStream::connect(("127.0.0.1", port))
             .await
             .expect("connect");
         let req = format!(
-            "GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\
-             Authorization: Bearer {token}\r\n\r\n"
+            "GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+             Accept: text/event-stream\r\nAuthorization: Bearer {token}\r\n\r\n"
         );
         s.write_all(req.as_bytes()).await.expect("write");
-        let mut sse = Sse {
-            r: BufReader::new(s),
-        };
-        let (ev, _) = sse.next(Duration::from_secs(5)).await.expect("hello event");
-        assert_eq!(ev, "hello");
+        let chunks = futures::stream::unfold(s, |mut s| async move {
+            let mut b = vec![0; 8192];
+            match s.read(&mut b).await {
+                Ok(0) | Err(_) => None,
+                Ok(n) => {
+                    b.truncate(n);
+                    Some((b, s))
+                }
+            }
+        });
+        let mut sse = Sse::new(Box::pin(chunks));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let status = sse.line(deadline).await.expect("status line");
+        assert!(
+            status.starts_with("HTTP/1.1 200 "),
+            "GET /api/v1/events: {status}"
+        );
+        sse.hello().await;
         sse
     }
 
-    /// The next event (name, data), or `None` if none arrives within `limit`.
+    fn new(chunks: Pin<Box<dyn Stream<Item = Vec<u8>> + Send>>) -> Sse {
+        Sse {
+            chunks,
+            buf: Vec::new(),
+        }
+    }
+
+    /// The stream is live once its first event, `hello`, arrived.
+    async fn hello(&mut self) {
+        let (ev, _) = self
+            .next(Duration::from_secs(5))
+            .await
+            .expect("hello event");
+        assert_eq!(ev, "hello");
+    }
+
+    /// The next line without its end, or `None` at the end of the stream or the deadline.
+    async fn line(&mut self, deadline: Instant) -> Option<String> {
+        loop {
+            if let Some(i) = self.buf.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = self.buf.drain(..=i).collect();
+                let line = String::from_utf8_lossy(&line);
+                return Some(line.trim_end_matches(['\r', '\n']).to_owned());
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.chunks.next())
+                .await
+                .ok()??;
+            self.buf.extend_from_slice(&chunk);
+        }
+    }
+
+    /// Whether the server ends the stream within `limit` (anything sent before is skipped).
+    pub async fn ends_within(&mut self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        self.buf.clear();
+        loop {
+            match tokio::time::timeout_at(deadline, self.chunks.next()).await {
+                Ok(Some(_)) => {}
+                Ok(None) => return true,
+                Err(_) => return false,
+            }
+        }
+    }
+
+    /// The next event (name, data), or `None` if none arrives within `limit` (or the stream
+    /// ended).
     pub async fn next(&mut self, limit: Duration) -> Option<(String, String)> {
-        let deadline = tokio::time::Instant::now() + limit;
+        let deadline = Instant::now() + limit;
         let (mut event, mut data) = (String::new(), String::new());
         loop {
-            let mut line = String::new();
-            let n = tokio::time::timeout_at(deadline, self.r.read_line(&mut line))
-                .await
-                .ok()?
-                .ok()?;
-            if n == 0 {
-                return None;
-            }
-            let line = line.trim_end_matches(['\r', '\n']);
+            let line = self.line(deadline).await?;
             if let Some(e) = line.strip_prefix("event:") {
                 event = e.trim().to_owned();
             } else if let Some(d) = line.strip_prefix("data:") {
@@ -148,7 +301,7 @@ impl Sse {
             } else if line.is_empty() && !event.is_empty() {
                 return Some((event, data));
             }
-            // Anything else: HTTP headers, chunk sizes, keep-alive comments.
+            // Anything else: HTTP headers and chunk sizes (over a socket), keep-alive comments.
         }
     }
 }

@@ -1,10 +1,14 @@
 //! Shared by the consumer tests: the single-node deployment's routing, alerts, a producer,
-//! a DLQ reader, and a consumer wired to a SQLite store.
+//! a DLQ reader, a consumer wired to a SQLite store, and every store backend (SQLite, and
+//! PostgreSQL on a throwaway database). The tooling itself (broker, databases, the deployment's
+//! files) is xueliang-testkit's.
 #![allow(dead_code)]
 
 // One broker launcher for the whole workspace: xueliang-testkit.
 pub use xueliang_testkit::broker;
 pub mod http;
+
+use xueliang_testkit::TempDatabase;
 
 use broker::Broker;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
@@ -15,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use xueliang_core::CameraId;
-use xueliang_core::config::{Inventory, Jurisdictions, NodeConfig};
+use xueliang_core::config::{Inventory, NodeConfig};
 use xueliang_core::contract::{AlertV1, EventType, Severity};
 use xueliang_core::shutdown::Shutdown;
 use xueliang_dispatcher::consume::{ConsumeOptions, Consumer, ConsumerDeps, ConsumerHandle};
@@ -37,27 +41,13 @@ pub fn deployment() -> Deployment {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
         .try_init();
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/single-node");
-    let read = |f: &str| {
-        let p = dir.join(f);
-        (
-            std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
-            p,
-        )
-    };
-    let (t, p) = read("xueliang.toml");
-    let node = NodeConfig::parse(&t, &p).unwrap_or_else(|e| panic!("{e}"));
-    let (t, p) = read("cameras.toml");
-    let inventory =
-        Inventory::parse(&t, &p, &|_| Some("test-secret".into())).unwrap_or_else(|e| panic!("{e}"));
-    let (t, p) = read("jurisdictions.geojson");
-    let jur = Jurisdictions::parse(&t, &p).unwrap_or_else(|e| panic!("{e}"));
-    let router = Router::new(&node, &jur).unwrap_or_else(|e| panic!("{e}"));
+    let d = xueliang_testkit::deploy::single_node();
+    let router = Router::new(&d.node, &d.jurisdictions).unwrap_or_else(|e| panic!("{e}"));
     Deployment {
-        node,
-        inventory: Arc::new(inventory),
+        node: d.node,
+        inventory: Arc::new(d.inventory),
         router: Arc::new(router),
-        areas: jur.areas,
+        areas: d.jurisdictions.areas,
     }
 }
 
@@ -146,58 +136,46 @@ pub fn open_store(path: &Path) -> Arc<SqlStore> {
     Arc::new(SqliteStore::open(path, Synchronous::Full).expect("open store"))
 }
 
-/// The PostgreSQL server for tests: `XUELIANG_TEST_PG` (an admin URL, set by `./xl test`,
-/// which starts a throwaway server). Under CI its absence is a failure, not a skip.
-pub fn pg_admin_url() -> Option<String> {
-    match std::env::var("XUELIANG_TEST_PG") {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ => {
-            assert!(
-                std::env::var("CI").is_err(),
-                "XUELIANG_TEST_PG is not set under CI: run the tests with ./xl test, which \
-                 starts a PostgreSQL server for them"
-            );
-            eprintln!("XUELIANG_TEST_PG not set: PostgreSQL backend not tested in this run");
-            None
-        }
+/// Every backend the store tests run against: SQLite always, PostgreSQL when a test server
+/// is configured (`XUELIANG_TEST_PG`, set by `./xl test`; under CI its absence is a failure,
+/// not a skip). Each is fresh and empty; the PostgreSQL database is dropped with this value.
+pub struct Backends {
+    // Field order is drop order: the stores before the database they use.
+    stores: Vec<(&'static str, Arc<SqlStore>)>,
+    _pg: Option<TempDatabase>,
+}
+
+impl Backends {
+    pub fn iter(&self) -> std::slice::Iter<'_, (&'static str, Arc<SqlStore>)> {
+        self.stores.iter()
     }
 }
 
-/// A fresh, empty database on the test server; returns its URL.
-pub fn pg_fresh_db(admin: &str) -> String {
-    let name = format!("xl_{}", uuid::Uuid::now_v7().simple());
-    let url = admin.to_owned();
-    let n = name.clone();
-    std::thread::spawn(move || {
-        let mut c = postgres::Client::connect(&url, postgres::NoTls)
-            .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL at {url}: {e}"));
-        c.batch_execute(&format!("CREATE DATABASE {n}"))
-            .expect("create test database");
-    })
-    .join()
-    .expect("create database thread");
-    let base = admin.rsplit_once('/').map_or(admin, |(b, _)| b);
-    format!("{base}/{name}")
+impl<'a> IntoIterator for &'a Backends {
+    type Item = &'a (&'static str, Arc<SqlStore>);
+    type IntoIter = std::slice::Iter<'a, (&'static str, Arc<SqlStore>)>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.stores.iter()
+    }
 }
 
-/// Every backend the store tests run against: SQLite always, PostgreSQL when a test server
-/// is available. Each is fresh and empty.
-pub fn backends(dir: &Path, opts: StoreOptions) -> Vec<(&'static str, Arc<SqlStore>)> {
-    let mut v = vec![(
+pub fn backends(dir: &Path, opts: StoreOptions) -> Backends {
+    let mut stores = vec![(
         "sqlite",
         Arc::new(
             SqliteStore::open_with(&dir.join("backend.db"), Synchronous::Full, opts.clone())
                 .expect("open sqlite"),
         ),
     )];
-    if let Some(admin) = pg_admin_url() {
-        let url = pg_fresh_db(&admin);
-        v.push((
+    let pg = TempDatabase::create_or_skip();
+    if let Some(db) = &pg {
+        stores.push((
             "postgres",
-            Arc::new(PostgresStore::open(&url, opts).expect("open postgres")),
+            Arc::new(PostgresStore::open(db.url(), opts).expect("open postgres")),
         ));
     }
-    v
+    Backends { stores, _pg: pg }
 }
 
 /// Consumer options for tests. `session.timeout.ms` is deliberately left at librdkafka's

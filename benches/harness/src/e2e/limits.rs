@@ -15,7 +15,6 @@
 //! `$XUELIANG_TANSU` or the cache, SQLite storage in a temporary directory, a free loopback
 //! port), stopped at the end.
 
-use super::probe::self_cpu_s;
 use anyhow::{Context, anyhow, bail, ensure};
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
@@ -29,6 +28,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use xueliang_core::config::AnalyzerConfig;
+use xueliang_testkit::proc::live_threads_cpu;
 
 // ---- decoder --------------------------------------------------------------------------------
 
@@ -154,12 +154,15 @@ pub fn ort(cfg: &AnalyzerConfig, seconds: f64) -> anyhow::Result<Vec<OrtLimit>> 
         // Warm-up; also fills the input buffer run_raw reads.
         det.detect_batch(&refs)?;
         det.run_raw(batch)?;
-        let (t0, c0, mut n) = (Instant::now(), self_cpu_s(), 0usize);
+        let (t0, c0, mut n) = (Instant::now(), live_threads_cpu().as_secs_f64(), 0usize);
         while t0.elapsed() < window {
             det.run_raw(batch)?;
             n += batch;
         }
-        let (wall, cpu) = (t0.elapsed().as_secs_f64(), self_cpu_s() - c0);
+        let (wall, cpu) = (
+            t0.elapsed().as_secs_f64(),
+            live_threads_cpu().as_secs_f64() - c0,
+        );
         out.push(OrtLimit {
             batch,
             intra_threads: opts.intra_threads,

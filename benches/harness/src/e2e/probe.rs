@@ -1,6 +1,7 @@
 //! What `bench e2e` reads while the pipeline runs, without changing it: the Prometheus
 //! registry the stages already write to, per-thread CPU from `/proc/self/task`, the broker
-//! process's CPU, the machine's CPU, and this process's resident memory (Linux only).
+//! process's CPU, the machine's CPU, and this process's resident memory (Linux only; the
+//! `/proc` readers are `xueliang_testkit::proc`).
 //!
 //! Stages are told apart by thread name: every long-lived thread of the pipeline is named
 //! (`xl-decode-N`, `detector-N`, `analyzer-post`, `alert-publisher`, `alert-store`,
@@ -8,8 +9,8 @@
 //! async work, `xl-e2e-sim` for the camera simulator) so that the simulator's cost can be kept
 //! out of the node's.
 
-use crate::ingest::{schedstat_ns, threads_cpu};
 use metrics_exporter_prometheus::PrometheusHandle;
+use xueliang_testkit::proc;
 
 /// One scrape of the registry: (metric name, label text, value) per series.
 pub struct Metrics(Vec<(String, String, f64)>);
@@ -111,20 +112,15 @@ impl CpuSample {
             at: Some(std::time::Instant::now()),
             ..CpuSample::default()
         };
-        if let Ok(dir) = std::fs::read_dir("/proc/self/task") {
-            for task in dir.flatten() {
-                let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-                let comm = comm.trim_end();
-                let ns = schedstat_ns(&task.path().join("schedstat")).unwrap_or(0);
-                let bucket = classify(comm);
-                if bucket == "other" && !s.other_names.iter().any(|n| n == comm) {
-                    s.other_names.push(comm.to_owned());
-                }
-                s.secs[stage_index(bucket)] += ns as f64 / 1e9;
+        for t in proc::threads() {
+            let bucket = classify(&t.name);
+            if bucket == "other" && !s.other_names.contains(&t.name) {
+                s.other_names.push(t.name.clone());
             }
+            s.secs[stage_index(bucket)] += t.cpu.as_secs_f64();
         }
         if let Some(pid) = broker_pid {
-            s.secs[stage_index("broker")] = process_cpu_s(pid);
+            s.secs[stage_index("broker")] = proc::process_cpu_s(pid);
         }
         s
     }
@@ -141,55 +137,6 @@ impl CpuSample {
         }
         out
     }
-}
-
-/// CPU seconds (user + system) of process `pid`, from `/proc/PID/stat` (100 Hz ticks).
-pub fn process_cpu_s(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            // Fields after the command name, which is in parentheses and may hold spaces.
-            let rest = s.rsplit_once(')')?.1;
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            let (u, k): (f64, f64) = (f.get(11)?.parse().ok()?, f.get(12)?.parse().ok()?);
-            Some((u + k) / 100.0)
-        })
-        .unwrap_or(0.0)
-}
-
-/// CPU seconds of every live thread of this process (nanosecond resolution).
-pub fn self_cpu_s() -> f64 {
-    threads_cpu("").as_secs_f64()
-}
-
-/// The machine's (busy, total) CPU seconds from `/proc/stat`, all cores together.
-pub fn machine_cpu_s() -> (f64, f64) {
-    let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let Some(line) = text.lines().find(|l| l.starts_with("cpu ")) else {
-        return (0.0, 0.0);
-    };
-    let v: Vec<f64> = line
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    // user nice system idle iowait irq softirq steal (guest time is inside user).
-    let total: f64 = v.iter().take(8).sum();
-    let idle = v.get(3).copied().unwrap_or(0.0) + v.get(4).copied().unwrap_or(0.0);
-    ((total - idle) / 100.0, total / 100.0)
-}
-
-/// A memory figure of this process from `/proc/self/status` in MiB: `VmRSS:` (now) or
-/// `VmHWM:` (peak).
-pub fn proc_mb(field: &str) -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 /// Percentile `q` (0..=100) of sorted values, nearest rank; `None` when empty.

@@ -16,7 +16,7 @@
 //! 10 % (or the step budget is spent).
 
 use super::pipeline::{AlertLog, Deployment, Edge, Seen};
-use super::probe::{CpuSample, EXTERNAL, Metrics, STAGES, machine_cpu_s, percentile, proc_mb};
+use super::probe::{CpuSample, EXTERNAL, Metrics, STAGES, percentile};
 use chrono::Utc;
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Serialize;
@@ -25,6 +25,7 @@ use std::io::Write as _;
 use std::time::{Duration, Instant};
 use xueliang_camsim::CamsimHandle;
 use xueliang_core::config::Sampling;
+use xueliang_testkit::proc::{machine_cpu_s, rss_mb};
 
 /// The p99 end-to-end latency a sustained step must stay under.
 pub const P99_LIMIT_MS: f64 = 1000.0;
@@ -209,7 +210,7 @@ impl Ctx<'_> {
         while self.camsim.stats().sessions_playing > 0 && t.elapsed() < Duration::from_secs(5) {
             std::thread::sleep(Duration::from_millis(50));
         }
-        let rss_before = proc_mb("VmRSS:");
+        let rss_before = rss_mb();
         let settings = self.dep.step(n, policy.sampling);
         let edge = Edge::start(self.rt, &settings)?;
         self.progress(&format!("{tag}: starting"), false);
@@ -262,7 +263,7 @@ impl Ctx<'_> {
         tracing::debug!(threads = ?b.cpu.other_names, "threads counted as \"other\"");
         let seconds = t0.elapsed().as_secs_f64();
         let streaming = self.camsim.stats().sessions_playing;
-        let rss = proc_mb("VmRSS:");
+        let rss = rss_mb();
         self.progress(&format!("{tag}: draining"), false);
         let drained = edge.stop(self.rt, Duration::from_secs(20));
         if !drained {
