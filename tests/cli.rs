@@ -220,3 +220,45 @@ fn analyze_file_tracks_people_and_fires_the_crowd_rule_once() {
     assert_eq!(crowd[0]["rule_id"], "plaza-crowd");
     assert!(crowd[0]["objects"].as_array().unwrap().len() >= 5);
 }
+
+/// A role that cannot start stops the process with a non-zero exit and an error naming the
+/// role and the setting, so a supervisor restarts it and an operator knows what to fix.
+#[test]
+fn run_exits_non_zero_naming_the_role_that_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = repo().join("deploy/single-node");
+    for f in ["cameras.toml", "jurisdictions.geojson"] {
+        std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
+    }
+    // Port 1 on loopback: nothing listens there, the connection is refused at once.
+    let text = std::fs::read_to_string(src.join("xueliang.toml"))
+        .unwrap()
+        .replace("data_dir = \"../../.xueliang-data\"", "data_dir = \"data\"")
+        .replace(
+            "database = \"sqlite://dispatcher.db\"",
+            "database = \"postgres://nobody@127.0.0.1:1/none\"",
+        );
+    assert!(text.contains("127.0.0.1:1/none"));
+    std::fs::write(dir.path().join("xueliang.toml"), text).unwrap();
+    let port = |_: ()| {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .to_string()
+    };
+    let t0 = Instant::now();
+    let out = bin()
+        .args(["run", "--role", "dispatcher", "--config"])
+        .arg(dir.path().join("xueliang.toml"))
+        .args(["--http-listen", &port(()), "--api-listen", &port(())])
+        .output()
+        .unwrap();
+    assert!(t0.elapsed() < Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("starting the dispatcher role") && stderr.contains("dispatcher.database"),
+        "{stderr}"
+    );
+}

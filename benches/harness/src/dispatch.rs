@@ -115,7 +115,6 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
     );
     let probes = Probes::install()?;
     let settings = xueliang::config_load::load(&o.config)
-        .map_err(|e| anyhow!("{e}"))
         .with_context(|| format!("loading the deployment {}", o.config.display()))?;
     let dep = Deployment::new(&settings, o.fetch_wait_ms)?;
     let scratch = tempfile::Builder::new()
@@ -282,7 +281,7 @@ struct Deployment {
 
 impl Deployment {
     fn new(s: &Settings, fetch_wait_ms: Option<u32>) -> anyhow::Result<Deployment> {
-        let router = Router::new(&s.node, &s.jurisdictions).map_err(|e| anyhow!("{e}"))?;
+        let router = Router::new(&s.node, &s.jurisdictions)?;
         let camera_ids: Vec<CameraId> = s.inventory.cameras.iter().map(|c| c.id.clone()).collect();
         ensure!(
             !camera_ids.is_empty(),
@@ -358,7 +357,7 @@ impl Deployment {
 /// Realistic alerts: detection events carry six tracked objects, a zone, the frame size and
 /// the model; camera faults carry none of that. Summaries are padded so that every alert is
 /// about [`SMALL_ALERT_BYTES`] before its snapshot.
-struct AlertFactory {
+pub(crate) struct AlertFactory {
     cameras: Vec<CameraId>,
     /// Base64 JPEG-sized random payloads, reused round-robin (random, so no layer can
     /// compress them away).
@@ -367,7 +366,7 @@ struct AlertFactory {
 }
 
 impl AlertFactory {
-    fn new(cameras: Vec<CameraId>, snapshot_kb: usize) -> AlertFactory {
+    pub(crate) fn new(cameras: Vec<CameraId>, snapshot_kb: usize) -> AlertFactory {
         let mut rng = 0x9E37_79B9_7F4A_7C15u64;
         let snapshots = if snapshot_kb == 0 {
             Vec::new()
@@ -401,12 +400,12 @@ impl AlertFactory {
     }
 
     /// Mean size of an alert on the wire in bytes.
-    fn bytes(&self) -> usize {
+    pub(crate) fn bytes(&self) -> usize {
         self.bytes
     }
 
     /// Alert `i`: every camera in turn, every event type, stamped now.
-    fn make(&self, i: usize) -> AlertV1 {
+    pub(crate) fn make(&self, i: usize) -> AlertV1 {
         let cams = self.cameras.len();
         let event = EventType::ALL[(i / cams) % EventType::ALL.len()];
         let severity = [

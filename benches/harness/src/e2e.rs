@@ -32,14 +32,14 @@
 //! - Output: a live line on stderr while it runs; at the end Markdown tables and, as the last
 //!   stdout line, one JSON object; `bench-e2e.json`, `report.md` and two SVG plots in `--out`.
 
-mod limits;
+pub(crate) mod limits;
 mod pipeline;
 pub(crate) mod probe;
 mod ramp;
 mod report;
 
 use crate::DEFAULT_CONFIG;
-use anyhow::{Context, anyhow, ensure};
+use anyhow::{Context, ensure};
 use limits::{BrokerLimit, DecodeLimit, OrtLimit, Tansu};
 use pipeline::{AlertLog, Deployment};
 use ramp::{Ctx, LOSS_LIMIT, Leg, P99_LIMIT_MS, Policy, Step};
@@ -192,7 +192,6 @@ pub fn run(o: Options) -> anyhow::Result<()> {
     let clip = camsim::resolve_clip(&o.clip, &camsim::default_cache_dir())
         .with_context(|| format!("preparing clip {:?}", o.clip))?;
     let template = xueliang::config_load::load(&o.config)
-        .map_err(|e| anyhow!("{e}"))
         .with_context(|| format!("loading the deployment {}", o.config.display()))?;
     let analyzer = &template.node.analyzer;
     eprintln!(

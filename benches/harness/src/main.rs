@@ -7,6 +7,7 @@
 mod dispatch;
 mod e2e;
 mod ingest;
+mod publish;
 mod stages;
 mod tansu;
 
@@ -74,6 +75,9 @@ pub enum BenchWhat {
     /// the single-node pipeline in-process; writes a JSON file, a Markdown report and SVG
     /// plots to --out; the last stdout line is the JSON summary.
     E2e(crate::e2e::Options),
+    /// Alerts through the analyzer's publish path (spool + fsync + idempotent produce) vs the
+    /// broker's raw idempotent produce of records of the same size, in the same run.
+    Publish(crate::publish::Options),
 }
 
 /// Where `bench dispatch` stores alerts.
@@ -114,5 +118,6 @@ fn main() -> anyhow::Result<()> {
             .build()?
             .block_on(dispatch::run(opts)),
         BenchWhat::E2e(opts) => e2e::run(opts),
+        BenchWhat::Publish(opts) => publish::run(opts),
     }
 }

@@ -142,3 +142,23 @@ fn bench_dispatch_ends_with_one_json_object() {
     assert_eq!(v["latency_alerts"], 200, "{v}");
     assert_eq!(v["pushes"], 200, "one push per alert: {v}");
 }
+
+/// `publish` against its own broker: the publish path and the raw produce limit in one run,
+/// every alert acknowledged (nothing left in the spool, or the bench fails).
+#[test]
+fn bench_publish_ends_with_one_json_object() {
+    let out = bin()
+        .args(["publish", "--alerts", "300"])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(v["bench"], "publish", "{v}");
+    assert_eq!(v["alerts"], 300, "{v}");
+    for k in ["alerts_per_s", "raw_produce_per_s", "ratio", "alert_bytes"] {
+        assert!(v[k].as_f64().is_some_and(|x| x > 0.0), "{k} in {v}");
+    }
+}

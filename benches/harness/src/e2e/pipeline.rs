@@ -22,7 +22,7 @@
 //! and sampling policy, and drained at its end.
 
 use super::limits::{assigned_consumer, create_topic};
-use anyhow::{Context, anyhow};
+use anyhow::Context;
 use chrono::{DateTime, Utc};
 use rdkafka::consumer::BaseConsumer;
 use rdkafka::message::Message;
@@ -64,7 +64,6 @@ impl Deployment {
         topic: &str,
     ) -> anyhow::Result<Deployment> {
         let tpl = xueliang::config_load::load(template)
-            .map_err(|e| anyhow!("{e}"))
             .with_context(|| format!("loading the template deployment {}", template.display()))?;
         let text = std::fs::read_to_string(template)
             .with_context(|| format!("reading {}", template.display()))?;
@@ -147,9 +146,8 @@ impl Deployment {
         let node_file = dir.path().join("xueliang.toml");
         std::fs::write(&node_file, toml::to_string(&node)?)?;
         std::fs::create_dir_all(dir.path().join("data"))?;
-        let settings = xueliang::config_load::load(&node_file)
-            .map_err(|e| anyhow!("{e}"))
-            .context("loading the generated deployment")?;
+        let settings =
+            xueliang::config_load::load(&node_file).context("loading the generated deployment")?;
         Ok(Deployment {
             _dir: dir,
             settings,
