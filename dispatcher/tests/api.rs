@@ -591,3 +591,26 @@ async fn openapi_describes_exactly_the_served_routes() {
     }
     srv.shutdown.trigger();
 }
+
+/// Regression (issue #16): building the desk API routed a probe alert per camera to find its
+/// home desk, so every dispatcher start added one `xueliang_dispatcher_routed_total` per
+/// camera, and the `outside_all` signal operators watch was off by the inventory's size.
+#[tokio::test]
+async fn starting_the_desk_api_routes_no_alert() {
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    let _local = metrics::set_default_local_recorder(&recorder);
+    let s = server().await;
+    assert!(!s.dep.inventory.cameras.is_empty());
+    let text = handle.render();
+    assert!(
+        !text.contains("xueliang_dispatcher_routed_total"),
+        "routings counted at start:\n{text}"
+    );
+    // The same recorder does see a real routing.
+    let cam = &s.dep.inventory.cameras[0];
+    s.dep
+        .router
+        .route(&alert(cam.id.as_str(), EventType::ZoneIntrusion), Some(cam));
+    assert!(handle.render().contains("xueliang_dispatcher_routed_total"));
+}

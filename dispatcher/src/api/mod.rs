@@ -26,7 +26,7 @@ use axum::routing::{delete, get, post};
 use std::sync::Arc;
 use std::time::Duration;
 use xueliang_core::config::{Area, CameraConfig};
-use xueliang_core::contract::{AlertV1, DeskV1, EventType, Severity};
+use xueliang_core::contract::DeskV1;
 use xueliang_core::shutdown::Shutdown;
 use xueliang_core::{CameraId, DeskId};
 
@@ -72,15 +72,7 @@ impl ApiState {
         let cameras = cameras
             .iter()
             .map(|c| {
-                // Where an ordinary event of this camera goes: its station.
-                let probe = AlertV1::new(
-                    c.id.clone(),
-                    EventType::ZoneIntrusion,
-                    Severity::Major,
-                    "probe",
-                    chrono::Utc::now(),
-                );
-                let r = router.route(&probe, Some(c));
+                let r = router.home(c);
                 CameraEntry {
                     config: c.clone(),
                     desk_id: r.primary,

@@ -39,7 +39,7 @@ use tree::{Facts, Hit, Node};
 use xueliang_core::config::{
     Area, CameraConfig, ConfigError, ConfigErrors, Jurisdictions, NodeConfig, Receiver,
 };
-use xueliang_core::contract::{AlertV1, GeoPoint};
+use xueliang_core::contract::{AlertV1, EventType, GeoPoint, Severity};
 use xueliang_core::{CameraId, DeskId};
 
 /// Why the primary desk was chosen.
@@ -154,10 +154,48 @@ impl Router {
         self.index.locate(p)
     }
 
-    /// Routes one alert. `camera` is the inventory entry for `alert.camera_id`, or `None` when
-    /// the inventory has no such camera.
+    /// Routes one alert, and counts it (`xueliang_dispatcher_routed_total` by reason, copies,
+    /// route matches, unknown cameras). `camera` is the inventory entry for `alert.camera_id`,
+    /// or `None` when the inventory has no such camera.
     pub fn route(&self, alert: &AlertV1, camera: Option<&CameraConfig>) -> RouteDecision {
         debug_assert!(camera.is_none_or(|c| c.id == alert.camera_id));
+        let d = self.decide(alert.event_type, alert.severity, camera);
+        ::metrics::counter!(ROUTED_TOTAL, "reason" => d.reason.as_str()).increment(1);
+        if !d.copies.is_empty() {
+            ::metrics::counter!(ROUTE_COPIES_TOTAL).increment(d.copies.len() as u64);
+        }
+        for name in &d.matched_routes {
+            ::metrics::counter!(ROUTE_MATCHES_TOTAL, "route" => name.clone()).increment(1);
+        }
+        if camera.is_none() {
+            self.unknown_camera(&alert.camera_id);
+        }
+        tracing::debug!(
+            alert_id = %alert.alert_id,
+            camera = %alert.camera_id,
+            event_type = alert.event_type.as_str(),
+            desk = %d.primary,
+            reason = d.reason.as_str(),
+            copies = d.copies.len(),
+            "routed"
+        );
+        d
+    }
+
+    /// Where an ordinary event of `camera` (a major zone intrusion) goes: its home desk and
+    /// jurisdiction, for the desk API's camera list and map. Counts nothing: no alert was
+    /// routed (it once added one phantom routing per camera at every start).
+    pub fn home(&self, camera: &CameraConfig) -> RouteDecision {
+        self.decide(EventType::ZoneIntrusion, Severity::Major, Some(camera))
+    }
+
+    /// The decision alone, without metrics or logs.
+    fn decide(
+        &self,
+        event: EventType,
+        severity: Severity,
+        camera: Option<&CameraConfig>,
+    ) -> RouteDecision {
         let loc = camera
             .map(|c| self.index.locate(c.location))
             .unwrap_or_default();
@@ -165,8 +203,8 @@ impl Router {
             .and_then(|c| c.grid.as_deref())
             .or(loc.grid.map(|g| g.id.as_str()));
         let facts = Facts {
-            event: alert.event_type,
-            severity: alert.severity,
+            event,
+            severity,
             camera,
             station: loc.station.map(|s| s.id.as_str()),
             grid,
@@ -183,26 +221,6 @@ impl Router {
                 copy_desks.push(desk);
             }
         }
-
-        ::metrics::counter!(ROUTED_TOTAL, "reason" => reason.as_str()).increment(1);
-        if !copy_desks.is_empty() {
-            ::metrics::counter!(ROUTE_COPIES_TOTAL).increment(copy_desks.len() as u64);
-        }
-        for name in &trail {
-            ::metrics::counter!(ROUTE_MATCHES_TOTAL, "route" => name.to_string()).increment(1);
-        }
-        if camera.is_none() {
-            self.unknown_camera(&alert.camera_id);
-        }
-        tracing::debug!(
-            alert_id = %alert.alert_id,
-            camera = %alert.camera_id,
-            event_type = alert.event_type.as_str(),
-            desk = %primary_desk,
-            reason = reason.as_str(),
-            copies = copy_desks.len(),
-            "routed"
-        );
         RouteDecision {
             primary: primary_desk,
             reason,
