@@ -614,3 +614,51 @@ async fn starting_the_desk_api_routes_no_alert() {
         .route(&alert(cam.id.as_str(), EventType::ZoneIntrusion), Some(cam));
     assert!(handle.render().contains("xueliang_dispatcher_routed_total"));
 }
+
+/// A station probing another station's incident gets the same 404 as for a missing one, but
+/// the probe leaves a trace: a count for the probing desk (and a WARN naming the user).
+#[tokio::test]
+async fn refused_cross_desk_requests_are_counted_per_desk() {
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    let _local = metrics::set_default_local_recorder(&recorder);
+    let srv = server().await;
+    let wang = srv.login("wang").await; // 香蜜湖派出所
+    let id = srv.alert(alert(CAM_FUTIAN, EventType::ZoneIntrusion)).await;
+
+    let other = srv.get(&wang, &format!("/api/v1/incidents/{id}")).await;
+    let missing = srv
+        .get(
+            &wang,
+            &format!("/api/v1/incidents/{}", uuid::Uuid::now_v7()),
+        )
+        .await;
+    assert_eq!((other.status, missing.status), (404, 404));
+    let r = srv
+        .post(&wang, &format!("/api/v1/incidents/{id}/ack"), json!({}))
+        .await;
+    assert_eq!(r.status, 404);
+    let r = srv
+        .send(
+            "PUT",
+            "/api/v1/duty-level",
+            &[("Authorization", &wang.bearer())],
+            Some(&json!({ "level": "wartime" })),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+
+    let text = handle.render();
+    let count = |reason: &str| {
+        let prefix = format!(
+            "xueliang_dispatcher_api_refused_total{{desk=\"xiangmihu-ps\",reason=\"{reason}\"}} "
+        );
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in\n{text}"))
+            .to_string()
+    };
+    // The GET and the ack of A's incident; the missing id is not a refusal.
+    assert_eq!(count("other_desk"), "2");
+    assert_eq!(count("centre_only"), "1");
+}

@@ -127,6 +127,10 @@ pub async fn add_silence(
     Json(b): Json<NewSilence>,
 ) -> Result<(StatusCode, Json<Silence>), ApiError> {
     if !may_silence(&st, &caller, b.scope, &b.value) {
+        caller.refused(
+            "silence_scope",
+            &format!("silence {} {}", b.scope.as_str(), b.value),
+        );
         return Err(ApiError::forbidden(
             "a station may silence only its own desk or its own cameras",
         ));
@@ -146,6 +150,7 @@ pub async fn expire_silence(
         return Err(ApiError::not_found(format!("no active silence {id}")));
     };
     if !may_silence(&st, &caller, s.scope, &s.value) {
+        caller.refused("other_desk", &format!("silence {id}"));
         return Err(ApiError::not_found(format!("no active silence {id}")));
     }
     st.store.expire_silence(id, caller.actor()).await?;

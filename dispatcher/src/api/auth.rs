@@ -36,6 +36,9 @@ pub const COOKIE: &str = "xl_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
 const LOGINS_TOTAL: &str = "xueliang_dispatcher_logins_total";
+/// Requests refused for a desk: another desk's resource (answered 404) or an action the desk
+/// may not take (403). Labels `desk` and `reason`.
+pub const REFUSED_TOTAL: &str = "xueliang_dispatcher_api_refused_total";
 
 /// Hashes a password for storage (argon2id, random salt).
 pub fn hash_password(password: &str) -> Result<String, String> {
@@ -101,10 +104,27 @@ impl Caller {
         if self.is_centre() {
             Ok(())
         } else {
+            self.refused("centre_only", what);
             Err(ApiError::forbidden(format!(
                 "only the district command centre may {what}"
             )))
         }
+    }
+
+    /// Records a refused request: a WARN naming the user, desk, address and what was asked,
+    /// and a count per desk. Probes of other desks' resources leave a trace even though the
+    /// answer (404) reveals nothing to the caller.
+    pub fn refused(&self, reason: &'static str, what: &str) {
+        ::metrics::counter!(REFUSED_TOTAL, "desk" => self.user.desk_id.to_string(), "reason" => reason)
+            .increment(1);
+        tracing::warn!(
+            user = %self.user.username,
+            desk = %self.user.desk_id,
+            from = %self.from_addr,
+            reason,
+            what,
+            "desk request refused"
+        );
     }
 }
 

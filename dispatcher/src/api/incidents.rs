@@ -80,9 +80,14 @@ async fn visible(
 ) -> Result<(IncidentV1, Vec<(DeskId, RouteRole)>), ApiError> {
     match st.store.get_incident(id).await? {
         Some((inc, desks)) if caller.may_see(desks.iter().map(|(d, _)| d)) => Ok((inc, desks)),
-        _ => Err(ApiError::not_found(format!(
-            "no incident {id} on your desk"
-        ))),
+        found => {
+            if found.is_some() {
+                caller.refused("other_desk", &format!("incident {id}"));
+            }
+            Err(ApiError::not_found(format!(
+                "no incident {id} on your desk"
+            )))
+        }
     }
 }
 
