@@ -2,12 +2,12 @@
 //! the shipped example and names an unknown key, `run` serves /healthz and /metrics and drains
 //! on SIGTERM.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use xueliang_testkit::Killed;
+use xueliang_testkit::http::get as http_get;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_xueliang"))
@@ -74,17 +74,6 @@ fn check_config_names_an_unknown_key() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("kafka.brokerz"), "{err}");
     assert!(err.contains("xueliang.toml:"), "{err}");
-}
-
-fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).ok()?;
-    let code = resp.split_whitespace().nth(1)?.parse().ok()?;
-    let body = resp.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
-    Some((code, body))
 }
 
 #[test]

@@ -3,8 +3,8 @@
 //! with `xueliang send-alert`, and Debian's Chromium driven by playwright-core
 //! (tests/ui/desk.e2e.mjs). Screenshots land in target/ui-artifacts/.
 
-use xueliang_testkit::broker;
 use xueliang_testkit::process;
+use xueliang_testkit::{broker, http};
 
 use process::Killed;
 
@@ -60,17 +60,9 @@ fn xueliang(args: &[&str], config: &Path, stdin: Option<&str>) -> String {
 }
 
 fn holds_partitions(port: u16) -> bool {
-    use std::io::Read;
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = s.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n");
-    let mut body = String::new();
-    let _ = s.read_to_string(&mut body);
-    body.lines()
-        .filter(|l| l.starts_with("xueliang_dispatcher_assigned_partitions"))
-        .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
-        .any(|v| v > 0.0)
+    http::get(port, "/metrics")
+        .and_then(|(_, m)| http::metric(&m, "xueliang_dispatcher_assigned_partitions"))
+        .is_some_and(|v| v > 0.0)
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //! (tansu), and a consumer reads a valid Alert v1 whose evidence JPEG decodes.
 
 use xueliang_testkit::broker;
+use xueliang_testkit::http::{get as http_get, metric};
 use xueliang_testkit::process;
 
 use process::Killed;
@@ -220,32 +221,6 @@ fn a_stalled_camera_raises_one_video_loss_alert() {
     assert_eq!(alert.camera_id.as_str(), "44030400001320000001");
     assert!(alert.summary.contains("no frame for"), "{}", alert.summary);
     assert_eq!(alert.severity, Severity::Major);
-}
-
-/// One HTTP/1.0 GET on loopback: (status, body).
-fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let status = text.split(' ').nth(1)?.parse().ok()?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
-    Some((status, body))
-}
-
-/// The value of the first series of a gauge or counter in Prometheus text.
-fn metric(text: &str, name: &str) -> Option<f64> {
-    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
-        let rest = l.strip_prefix(name)?;
-        // With or without labels: `name 3` or `name{node="x"} 3`.
-        let value = match rest.strip_prefix('{') {
-            Some(labelled) => labelled.split_once("} ")?.1,
-            None => rest.strip_prefix(' ')?,
-        };
-        value.trim().parse().ok()
-    })
 }
 
 /// Regression (issue #12): with the broker gone first — as `./xl demo` used to stop it —

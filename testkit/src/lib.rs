@@ -5,6 +5,7 @@
 //! - [`broker`]: the one launcher of the real Kafka-protocol test broker (tansu: start, stop,
 //!   kill, restart), failing with the fix when it is not installed;
 //! - [`process`]: child processes that are always stopped ([`Killed`]);
+//! - [`http`]: a loopback GET and a Prometheus-text reader, for `/healthz` and `/metrics`;
 //! - [`postgres`]: throwaway PostgreSQL databases on `$XUELIANG_TEST_PG`'s server, dropped on
 //!   drop ([`TempDatabase`]), failing with the fix (or, for the suites that test PostgreSQL
 //!   beside SQLite, skipping outside CI) when no server is configured;
@@ -25,6 +26,7 @@
 pub mod broker;
 pub mod city;
 pub mod deploy;
+pub mod http;
 pub mod postgres;
 pub mod proc;
 pub mod process;
