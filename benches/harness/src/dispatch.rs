@@ -37,7 +37,7 @@
 //!   `$XUELIANG_TANSU` or the cache, SQLite storage in a temporary directory, a free loopback
 //!   port) and stops it at the end.
 
-use crate::tansu::{Deliveries, DeliveryContext, Tansu, create_topic};
+use crate::tansu::{Deliveries, DeliveryContext, create_topic, start_broker};
 use crate::{BenchDatabase, DEFAULT_CONFIG};
 use anyhow::{Context, anyhow, bail, ensure};
 use base64::Engine as _;
@@ -127,7 +127,7 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
     let brokers = match &o.broker {
         Some(b) => b.clone(),
         None => {
-            let t = on_thread(Tansu::start).await?;
+            let t = on_thread(start_broker).await?;
             let b = t.bootstrap();
             tansu = Some(t);
             b

@@ -40,7 +40,7 @@ mod report;
 
 use crate::DEFAULT_CONFIG;
 use anyhow::{Context, ensure};
-use limits::{BrokerLimit, DecodeLimit, OrtLimit, Tansu};
+use limits::{BrokerLimit, DecodeLimit, OrtLimit, start_broker};
 use pipeline::{AlertLog, Deployment};
 use ramp::{Ctx, LOSS_LIMIT, Leg, P99_LIMIT_MS, Policy, Step};
 use serde::Serialize;
@@ -227,7 +227,7 @@ pub fn run(o: Options) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("building the camera simulator's runtime")?;
-    let mut tansu = Tansu::start()?;
+    let mut tansu = start_broker()?;
     let brokers = tansu.bootstrap();
     let camsim = sim_rt
         .block_on(camsim::start(CamsimOptions::new(

@@ -5,7 +5,7 @@
 
 use crate::dispatch::AlertFactory;
 use crate::e2e::limits;
-use crate::tansu::{Tansu, create_topic};
+use crate::tansu::{create_topic, start_broker};
 use anyhow::{Context, ensure};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -34,14 +34,13 @@ pub fn run(o: Options) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let tansu = match &o.broker {
-        Some(_) => None,
-        None => Some(Tansu::start()?),
-    };
-    let brokers = match (&o.broker, &tansu) {
-        (Some(b), _) => b.clone(),
-        (None, Some(t)) => t.bootstrap(),
-        (None, None) => unreachable!("a broker was given or started"),
+    let (tansu, brokers) = match &o.broker {
+        Some(b) => (None, b.clone()),
+        None => {
+            let t = start_broker()?;
+            let b = t.bootstrap();
+            (Some(t), b)
+        }
     };
     let cameras: Vec<CameraId> = (0..64)
         .map(|i| CameraId::new(format!("bench-cam-{i}")))

@@ -16,32 +16,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use xueliang_testkit::Broker;
 
-/// The test broker, started by the one launcher the tests use too (`xueliang-testkit`).
-pub struct Tansu(Broker);
-
-impl Tansu {
-    pub fn start() -> anyhow::Result<Tansu> {
-        Broker::try_start().map(Tansu).map_err(|e| {
-            anyhow::anyhow!("{e} (or point the bench at a broker with --broker HOST:PORT)")
-        })
-    }
-
-    pub fn bootstrap(&self) -> String {
-        self.0.bootstrap()
-    }
-
-    pub fn pid(&self) -> Option<u32> {
-        self.0.pid()
-    }
-
-    pub fn log_tail(&self) -> String {
-        self.0.log_tail()
-    }
-
-    /// SIGTERM, then SIGKILL after 15 s.
-    pub fn stop(&mut self) {
-        self.0.stop();
-    }
+/// Starts the test broker with the one launcher the tests use too (`xueliang-testkit`).
+pub fn start_broker() -> anyhow::Result<Broker> {
+    Broker::try_start().map_err(|e| {
+        anyhow::anyhow!("{e} (or point the bench at a broker with --broker HOST:PORT)")
+    })
 }
 
 /// Creates `topic` (an existing one is fine).

@@ -14,21 +14,29 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// Runs the harness from the repository root (logs at warn); asserts it succeeded and returns
+/// the JSON object of its last stdout line, with the whole stdout.
+fn run(args: &[&str]) -> (serde_json::Value, String) {
+    let out = bin()
+        .args(args)
+        .current_dir(repo())
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let v = serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"));
+    (v, stdout)
+}
+
 /// Smoke check of the benchmark commands' contract (figures are not asserted: benchmarks
 /// live in benches/RESULTS.md, not in tests): the last stdout line is one JSON object with
 /// the fields the issue names.
 #[test]
 fn bench_commands_end_with_one_json_object() {
-    let last_json = |args: &[&str]| -> serde_json::Value {
-        let out = bin().args(args).current_dir(repo()).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let stdout = String::from_utf8(out.stdout).unwrap();
-        serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
-    };
+    let last_json = |args: &[&str]| run(args).0;
     let v = last_json(&["decode", "--clip", "vtest", "--loops", "1"]);
     for k in ["stage_fps", "raw_fps", "ratio"] {
         assert!(v[k].as_f64().unwrap() > 0.0, "{k} in {v}");
@@ -67,18 +75,8 @@ fn bench_commands_end_with_one_json_object() {
 #[test]
 fn bench_e2e_quick_ends_with_the_summary() {
     let dir = tempfile::tempdir().unwrap();
-    let out = bin()
-        .args(["e2e", "--quick", "--max-cameras", "4", "--out"])
-        .arg(dir.path())
-        .current_dir(repo())
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let v: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap())
-        .unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"));
+    let out = dir.path().to_str().unwrap();
+    let (v, stdout) = run(&["e2e", "--quick", "--max-cameras", "4", "--out", out]);
     assert_eq!(v["bench"], "e2e");
     for policy in ["keyframes", "fps1", "fps5"] {
         assert!(v["max_cameras"][policy].is_u64(), "{policy} in {v}");
@@ -110,23 +108,15 @@ fn bench_e2e_quick_ends_with_the_summary() {
 /// the issue names, and every alert of the latency phase came back as one push.
 #[test]
 fn bench_dispatch_ends_with_one_json_object() {
-    let out = bin()
-        .args([
-            "dispatch",
-            "--alerts",
-            "300",
-            "--rate",
-            "200",
-            "--seconds",
-            "1",
-        ])
-        .current_dir(repo())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let v: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let (v, _) = run(&[
+        "dispatch",
+        "--alerts",
+        "300",
+        "--rate",
+        "200",
+        "--seconds",
+        "1",
+    ]);
     assert_eq!(v["alerts"], 300, "{v}");
     assert_eq!(v["database"], "sqlite", "{v}");
     for k in [
@@ -147,15 +137,7 @@ fn bench_dispatch_ends_with_one_json_object() {
 /// every alert acknowledged (nothing left in the spool, or the bench fails).
 #[test]
 fn bench_publish_ends_with_one_json_object() {
-    let out = bin()
-        .args(["publish", "--alerts", "300"])
-        .current_dir(repo())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let v: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let (v, _) = run(&["publish", "--alerts", "300"]);
     assert_eq!(v["bench"], "publish", "{v}");
     assert_eq!(v["alerts"], 300, "{v}");
     for k in ["alerts_per_s", "raw_produce_per_s", "ratio", "alert_bytes"] {

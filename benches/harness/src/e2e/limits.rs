@@ -174,7 +174,7 @@ pub fn ort(cfg: &AnalyzerConfig, seconds: f64) -> anyhow::Result<Vec<OrtLimit>> 
 }
 
 use crate::tansu::{Deliveries, DeliveryContext};
-pub use crate::tansu::{Tansu, create_topic};
+pub use crate::tansu::{create_topic, start_broker};
 
 /// A bare consumer reading every partition of `topic` from the start, without a group
 /// (no join delay, nothing committed).
