@@ -28,7 +28,6 @@ use crate::types::Detection;
 use chrono::Utc;
 use std::collections::HashMap;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::time::Instant;
 use xueliang_core::CameraId;
 use xueliang_core::config::{AnalyzerConfig, CameraConfig, RuleSpec};
 use xueliang_core::contract::ModelRef;
@@ -42,29 +41,23 @@ pub const ALERTS_RAISED: &str = "xueliang_analyzer_alerts_total";
 pub const CAPTURE_TO_ALERT: &str = "xueliang_analyzer_capture_to_alert_seconds";
 pub const EVIDENCE_ERRORS: &str = "xueliang_analyzer_evidence_errors_total";
 
-/// A frame in the analyzer: the frame ingest made, and when it entered (for the queue
-/// latency metric). Not a second frame type: the frame is carried as it is.
-pub struct Queued {
-    pub frame: Frame,
-    pub submitted_at: Instant,
-}
-
-impl DetectInput for Queued {
+// The detector takes the frame as ingest made it (the pool times its own queue wait).
+impl DetectInput for Frame {
     fn frame(&self) -> PictureRef<'_> {
-        self.frame.picture.view()
+        self.picture.view()
     }
 }
 
 enum Post {
     // Boxed: a frame (picture planes, ids, timestamps) is ten times the size of the other variant.
-    Result(Box<Detected<Queued>>),
+    Result(Box<Detected<Frame>>),
     Cameras(Vec<CameraConfig>),
 }
 
 /// A running analyzer stage.
 pub struct AnalyzerStage {
-    pool: DetectorPool<Queued>,
-    submitter: Submitter<Queued>,
+    pool: DetectorPool<Frame>,
+    submitter: Submitter<Frame>,
     control: SyncSender<Post>,
     post: std::thread::JoinHandle<()>,
 }
@@ -104,17 +97,13 @@ impl AnalyzerStage {
 
     /// Offers a frame; drops it (counted) when the detector is saturated. Never blocks.
     pub fn submit(&self, frame: Frame) {
-        let queued = Queued {
-            frame,
-            submitted_at: Instant::now(),
-        };
-        match self.submitter.try_submit(queued) {
+        match self.submitter.try_submit(frame) {
             Ok(()) => {}
             Err(SubmitError::Full(f)) => {
-                metrics::counter!(FRAMES_DROPPED, "camera" => f.frame.camera.to_string(), "reason" => "detector_busy").increment(1);
+                metrics::counter!(FRAMES_DROPPED, "camera" => f.camera.to_string(), "reason" => "detector_busy").increment(1);
             }
             Err(SubmitError::Closed(f)) => {
-                metrics::counter!(FRAMES_DROPPED, "camera" => f.frame.camera.to_string(), "reason" => "shutting_down").increment(1);
+                metrics::counter!(FRAMES_DROPPED, "camera" => f.camera.to_string(), "reason" => "shutting_down").increment(1);
             }
         }
     }
@@ -182,7 +171,7 @@ fn post_loop(
             }
             Post::Result(d) => *d,
         };
-        let frame = &d.input.frame;
+        let frame = &d.input;
         let camera = frame.camera.to_string();
         let detections = match &d.detections {
             Ok(v) => v,

@@ -24,22 +24,15 @@ use xueliang_core::supervise::Tasks;
 /// The role's name on `/healthz` and in `--role`.
 pub const ROLE: &str = "dispatcher";
 
-/// What a started dispatcher offers its caller.
-pub struct Started {
-    /// Every desk's event stream subscribes here; an in-process observer (a bench) may too.
-    pub hub: Hub,
-    /// Where the desk API and UI listen (useful with port 0).
-    pub api_addr: SocketAddr,
-}
-
 /// Opens the store, starts the consumer, the desk API (on `api_listen`, default
-/// `dispatcher.listen`) and the escalation timer, adding each to `tasks`.
+/// `dispatcher.listen`) and the escalation timer, adding each to `tasks`. Returns the push hub
+/// every desk's event stream subscribes to, so an in-process observer (a bench) can watch too.
 pub fn start(
     settings: &Settings,
     api_listen: Option<SocketAddr>,
     shutdown: &Shutdown,
     tasks: &mut Tasks,
-) -> anyhow::Result<Started> {
+) -> anyhow::Result<Hub> {
     let node = &settings.node;
     let clock = Arc::new(SystemClock);
     let store: Arc<dyn Store> = Arc::new(
@@ -111,5 +104,5 @@ pub fn start(
         Ok(())
     });
     tracing::info!(api = %format!("http://{api_addr}/api/v1/"), "desk API listening");
-    Ok(Started { hub, api_addr })
+    Ok(hub)
 }

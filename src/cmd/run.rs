@@ -61,7 +61,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             Role::Edge => xueliang_analyzer::edge::start(&settings, &shutdown, &mut tasks),
             Role::Dispatcher => {
                 xueliang_dispatcher::role::start(&settings, args.api_listen, &shutdown, &mut tasks)
-                    .map(|_| ())
+                    .map(drop)
             }
         };
         if let Err(e) = started {

@@ -341,8 +341,7 @@ pub fn start_dispatcher(
         Some("127.0.0.1:0".parse()?),
         &shutdown,
         &mut tasks,
-    )?
-    .hub;
+    )?;
     Ok(Dispatcher {
         shutdown,
         tasks,
