@@ -44,6 +44,12 @@ pub enum Command {
         /// Path to xueliang.toml.
         path: PathBuf,
     },
+    /// The camera inventory of a cluster (a compacted Kafka topic): publish it from a file,
+    /// list who runs which camera.
+    Cameras {
+        #[command(subcommand)]
+        action: CamerasAction,
+    },
     /// Publish one test alert to the configured broker (checks routes and desks end to end).
     SendAlert(crate::cmd::send_alert::SendAlertArgs),
     /// Manage desk users (each belongs to one station desk or to the district centre).
@@ -73,6 +79,10 @@ pub struct RunArgs {
     /// Override `dispatcher.listen` (the desk UI and /api/v1 address).
     #[arg(long)]
     pub api_listen: Option<std::net::SocketAddr>,
+    /// Override `node.name` — in a cluster, each node's stable, unique name (a StatefulSet
+    /// pod's name, for example).
+    #[arg(long, env = "XUELIANG_NODE_NAME")]
+    pub node_name: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, ValueEnum)]
@@ -94,6 +104,34 @@ impl Role {
             Role::Dispatcher => xueliang_dispatcher::role::ROLE,
         }
     }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CamerasAction {
+    /// Validate a camera inventory file and make the inventory topic match it: new cameras
+    /// are added, changed ones replaced, cameras missing from the file removed. Prints the
+    /// diff. Running edges apply it within seconds, restarting only the changed cameras.
+    Apply {
+        /// The inventory (cameras.toml format).
+        path: PathBuf,
+        /// xueliang.toml naming the brokers, the topics and the desks.
+        #[arg(long, short, default_value = DEFAULT_CONFIG, env = "XUELIANG_CONFIG")]
+        config: PathBuf,
+        /// Print the diff without publishing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the diff as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the nodes (live or not) and every camera with the edge that owns it.
+    List {
+        #[arg(long, short, default_value = DEFAULT_CONFIG, env = "XUELIANG_CONFIG")]
+        config: PathBuf,
+        /// One JSON object instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]

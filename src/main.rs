@@ -13,6 +13,14 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Cameras { .. }) {
+        // Rust ignores SIGPIPE, so printing into a closed pipe (`| head`) panics; a listing
+        // should just end. Not for `run`: a server must never die of a closed socket.
+        // SAFETY: no other thread exists yet; SIG_DFL is a valid disposition.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -41,6 +49,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime()?.block_on(cmd::users::run(action))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Cameras { action } => cmd::cameras::run(action),
         Command::CheckConfig { path } => Ok(cmd::check_config::run(&path)),
         Command::Schema { out } => {
             cmd::schema::run(out.as_deref())?;

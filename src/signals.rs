@@ -1,5 +1,6 @@
 //! Maps SIGINT/SIGTERM onto [`Shutdown`]: the first signal starts a graceful drain, a second
-//! one exits at once (an operator who presses Ctrl-C twice means it).
+//! one exits at once (an operator who presses Ctrl-C twice means it). SIGHUP calls the
+//! reload hook (the single node re-reads its camera inventory).
 //!
 //! The handler runs on its own thread with its own small runtime: a second Ctrl-C must work
 //! even when every worker of the main runtime is stuck (that is when it is pressed).
@@ -7,7 +8,7 @@
 use tokio::signal::unix::Signal;
 use xueliang_core::shutdown::Shutdown;
 
-pub fn install(shutdown: Shutdown) -> std::io::Result<()> {
+pub fn install(shutdown: Shutdown, on_hangup: impl Fn() + Send + 'static) -> std::io::Result<()> {
     // Registered on the thread before `install` returns, so a signal that arrives right after
     // start is not missed (and a registration error reaches the caller).
     let (registered_tx, registered) = std::sync::mpsc::sync_channel(1);
@@ -23,15 +24,23 @@ pub fn install(shutdown: Shutdown) -> std::io::Result<()> {
             };
             rt.block_on(async move {
                 use tokio::signal::unix::{SignalKind, signal};
-                let (mut term, mut int) = match (
+                let (mut term, mut int, mut hup) = match (
                     signal(SignalKind::terminate()),
                     signal(SignalKind::interrupt()),
+                    signal(SignalKind::hangup()),
                 ) {
-                    (Ok(t), Ok(i)) => (t, i),
-                    (Err(e), _) | (_, Err(e)) => return drop(registered_tx.send(Err(e))),
+                    (Ok(t), Ok(i), Ok(h)) => (t, i, h),
+                    (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+                        return drop(registered_tx.send(Err(e)));
+                    }
                 };
                 let _ = registered_tx.send(Ok(()));
-                next(&mut term, &mut int).await;
+                loop {
+                    tokio::select! {
+                        _ = next(&mut term, &mut int) => break,
+                        _ = hup.recv() => on_hangup(),
+                    }
+                }
                 tracing::info!(
                     "shutdown requested; draining (send the signal again to exit at once)"
                 );

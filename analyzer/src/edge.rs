@@ -11,6 +11,11 @@
 //!   for a busy detector, and on a 1 s tick for cameras that send nothing.
 //! - **Supervised.** The bridge returns an error if the publisher thread or the analyzer's
 //!   post thread stops before shutdown: alerts would pile up unseen, so the role has failed.
+//! - **The camera set changes while running.** With `cluster.cameras = "file"` the edge runs
+//!   every enabled camera of the inventory and applies each new inventory sent on the reload
+//!   channel (SIGHUP); with `"kafka"` it runs what the cluster view assigns it
+//!   (`xueliang-cluster`). Either way a change restarts only the cameras that changed, and
+//!   ingest, camera health and the rules learn the new set together.
 //! - **Drain order on shutdown:** ingest stops, the analyzer finishes what it accepted, the
 //!   publisher delivers or spools every alert (bounded by `drain_timeout_s`; what is left
 //!   stays in the spool for the next start).
@@ -22,7 +27,10 @@ use crate::publish::{AlertPublisher, PublisherOptions};
 use anyhow::Context;
 use chrono::Utc;
 use std::time::{Duration, Instant};
-use xueliang_core::config::Settings;
+use tokio::sync::watch;
+use xueliang_cluster::beat::{BeatV1, NodeRole};
+use xueliang_cluster::view::{View, ViewOptions};
+use xueliang_core::config::{CameraConfig, CameraSource, Settings};
 use xueliang_core::shutdown::Shutdown;
 use xueliang_core::supervise::Tasks;
 use xueliang_ingest::{Ingest, frame_channel};
@@ -30,10 +38,53 @@ use xueliang_ingest::{Ingest, frame_channel};
 /// The role's name on `/healthz` and in `--role`.
 pub const ROLE: &str = "edge";
 
-/// Starts ingest, the analyzer and the alert publisher for the enabled cameras of
-/// `settings`. The one supervised task is added to `tasks`; it ends after `shutdown` once
-/// every stage has drained, or early with an error when a stage died.
-pub fn start(settings: &Settings, shutdown: &Shutdown, tasks: &mut Tasks) -> anyhow::Result<()> {
+/// Where the edge's cameras come from after start.
+enum Feed {
+    /// The inventory file's enabled cameras; a new list on each reload.
+    File(Option<watch::Receiver<Vec<CameraConfig>>>),
+    /// What the cluster view assigns this node.
+    Cluster(View),
+}
+
+impl Feed {
+    /// The next camera set; pending forever when nothing can change it.
+    async fn next(&mut self) -> Vec<CameraConfig> {
+        match self {
+            Feed::File(Some(rx)) => {
+                if rx.changed().await.is_err() {
+                    return std::future::pending().await;
+                }
+                rx.borrow_and_update().clone()
+            }
+            Feed::File(None) => std::future::pending().await,
+            Feed::Cluster(view) => loop {
+                if view.assignments.changed().await.is_err() {
+                    return std::future::pending().await;
+                }
+                if let Some(a) = view.assignments.borrow_and_update().as_ref() {
+                    return a.cameras.clone();
+                }
+            },
+        }
+    }
+}
+
+/// The enabled cameras of an inventory: what a single node runs.
+pub fn enabled(cameras: &[CameraConfig]) -> Vec<CameraConfig> {
+    cameras.iter().filter(|c| c.enabled).cloned().collect()
+}
+
+/// Starts ingest, the analyzer and the alert publisher. With `cluster.cameras = "file"` the
+/// edge runs the enabled cameras of `settings` and then each list sent on `reloads`; with
+/// `"kafka"` it joins the cluster and runs what it is assigned (`reloads` is not used). The
+/// one supervised task is added to `tasks`; it ends after `shutdown` once every stage has
+/// drained, or early with an error when a stage died.
+pub fn start(
+    settings: &Settings,
+    reloads: Option<watch::Receiver<Vec<CameraConfig>>>,
+    shutdown: &Shutdown,
+    tasks: &mut Tasks,
+) -> anyhow::Result<()> {
     let node = &settings.node;
     let model = resolve_model(&node.analyzer.model, None)?;
     let publisher = AlertPublisher::start(
@@ -42,13 +93,34 @@ pub fn start(settings: &Settings, shutdown: &Shutdown, tasks: &mut Tasks) -> any
         shutdown.clone(),
     )
     .context("starting the alert publisher")?;
-    let cameras: Vec<_> = settings
-        .inventory
-        .cameras
-        .iter()
-        .filter(|c| c.enabled)
-        .cloned()
-        .collect();
+    let (cameras, mut feed) = match node.cluster.cameras {
+        CameraSource::File => (enabled(&settings.inventory.cameras), Feed::File(reloads)),
+        CameraSource::Kafka => {
+            let opts = ViewOptions {
+                brokers: node.kafka.brokers.clone(),
+                nodes_topic: node.kafka.nodes_topic.clone(),
+                inventory_topic: node.kafka.inventory_topic.clone(),
+                timeout_beats: node.cluster.timeout_beats(),
+                heartbeat: node.cluster.heartbeat,
+                node: node.name.clone(),
+                capacity: node.cluster.capacity.get(),
+            };
+            let beat = BeatV1 {
+                node: node.name.clone(),
+                role: NodeRole::Edge,
+                capacity: node.cluster.capacity.get().min(u32::MAX as usize) as u32,
+                version: env!("CARGO_PKG_VERSION").into(),
+                incarnation_ms: Utc::now().timestamp_millis(),
+                seq: 0,
+                http: None,
+            };
+            tracing::info!(node = %node.name, capacity = beat.capacity, "joining the cluster");
+            (
+                Vec::new(),
+                Feed::Cluster(View::start(opts, beat, shutdown.clone())?),
+            )
+        }
+    };
     let stage = AnalyzerStage::start(
         &node.analyzer,
         &model,
@@ -77,9 +149,16 @@ pub fn start(settings: &Settings, shutdown: &Shutdown, tasks: &mut Tasks) -> any
                     faults.extend(monitor.observe(&frame.camera, &frame.luma, Instant::now(), Utc::now()));
                     stage.submit(frame);
                 }
+                cameras = feed.next() => {
+                    ingest.reload(cameras.clone());
+                    monitor.set_cameras(&cameras, Instant::now());
+                    stage.update_cameras(cameras);
+                }
                 _ = tick.tick() => {
                     faults.extend(monitor.tick(Instant::now(), Utc::now()));
-                    if !publisher_health.running() {
+                    if let Feed::Cluster(view) = &feed && !view.is_running() {
+                        failure = Some("the cluster view stopped (see the error above)");
+                    } else if !publisher_health.running() {
                         failure = Some("the alert publisher thread stopped");
                     } else if !stage.is_alive() {
                         failure = Some("the analyzer's tracking and rules thread stopped");
@@ -98,6 +177,10 @@ pub fn start(settings: &Settings, shutdown: &Shutdown, tasks: &mut Tasks) -> any
         }
         drop(health_alerts);
         ingest.stop().await;
+        if let Feed::Cluster(view) = feed {
+            // Writes this node's tombstone: the others take its cameras now.
+            let _ = tokio::task::spawn_blocking(move || view.join()).await;
+        }
         let _ = tokio::task::spawn_blocking(move || stage.shutdown()).await;
         let report = publisher.join().await;
         tracing::info!(

@@ -12,8 +12,8 @@
 //!   frame), renders evidence only when a rule fires, and sends alerts with
 //!   `AlertSender::blocking_send`, which waits rather than drops (alerts are never dropped).
 //!
-//! Camera changes ([`AnalyzerStage::update_cameras`], for an inventory reload; `xueliang run`
-//! does not reload yet) travel on the same channel as results, so a camera's rules change
+//! Camera changes ([`AnalyzerStage::update_cameras`], on an inventory reload or a new cluster
+//! assignment) travel on the same channel as results, so a camera's rules change
 //! between two of its frames, never in the middle of one.
 
 use crate::analysis::CameraAnalysis;

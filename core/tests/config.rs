@@ -254,3 +254,88 @@ fn geojson_problems_are_named() {
     assert!(e[0].hint.as_ref().unwrap().contains("longitude"));
     assert!(Jurisdictions::parse("{not json", Path::new("j.geojson")).is_err());
 }
+
+#[test]
+fn every_camera_survives_the_inventory_topic_unchanged() {
+    let from_file = cameras(CAMERAS).unwrap();
+    let records = Inventory::records(CAMERAS, Path::new("cameras.toml")).unwrap();
+    assert_eq!(records.len(), from_file.cameras.len());
+    for r in &records {
+        let back = Inventory::parse_record(&r.value, Path::new("topic"), &no_env).unwrap();
+        assert_eq!(&back.id, &r.id);
+        // Defaults are folded into the record, so the camera is the file's, exactly.
+        assert_eq!(Some(&back), from_file.camera(&r.id), "{}", r.id);
+    }
+    // Deterministic bytes: publishing the same file twice changes nothing.
+    assert_eq!(
+        records,
+        Inventory::records(CAMERAS, Path::new("cameras.toml")).unwrap()
+    );
+    // A changed default changes the records of the cameras that use it, and only those.
+    let changed = CAMERAS.replace("frozen_s = 30", "frozen_s = 31");
+    let after = Inventory::records(&changed, Path::new("cameras.toml")).unwrap();
+    assert!(records.iter().zip(&after).all(|(a, b)| a.value != b.value));
+}
+
+#[test]
+fn records_keep_password_env_unresolved_and_invalid_records_are_named() {
+    let text = CAMERAS.replacen(
+        "tier = \"police\"",
+        "tier = \"police\"\nusername = \"admin\"\npassword_env = \"CAM1_PASSWORD\"",
+        1,
+    );
+    // The variable does not exist where the inventory is published…
+    let records = Inventory::records(&text, Path::new("cameras.toml")).unwrap();
+    let value = String::from_utf8(records[0].value.clone()).unwrap();
+    assert!(value.contains("CAM1_PASSWORD"), "{value}");
+    // …and an edge without it refuses that camera with a named error.
+    let e = one_error(Inventory::parse_record(
+        &records[0].value,
+        Path::new("xueliang.cameras (partition 0, offset 7, key 1)"),
+        &no_env,
+    ));
+    assert_eq!(e.key, "password_env");
+    assert!(e.to_string().contains("offset 7"), "{e}");
+    let with_env = |k: &str| (k == "CAM1_PASSWORD").then(|| "s3cret".to_string());
+    let cam = Inventory::parse_record(&records[0].value, Path::new("t"), &with_env).unwrap();
+    assert_eq!(
+        cam.credentials.unwrap().password.expose(),
+        "s3cret",
+        "resolved on the edge"
+    );
+
+    let e = one_error(Inventory::parse_record(
+        br#"{"id":"c1","name":"x","url":"http://x/","location":{"lat":1,"lon":2},"tier":"police"}"#,
+        Path::new("t"),
+        &no_env,
+    ));
+    assert_eq!(e.key, "url");
+    let e = one_error(Inventory::parse_record(
+        b"{\"id\": 3}",
+        Path::new("t"),
+        &no_env,
+    ));
+    assert_eq!(e.key, "id");
+    assert!(e.hint.unwrap().contains("cameras apply"));
+}
+
+#[test]
+fn the_cluster_section_is_checked() {
+    let n = node(NODE).unwrap();
+    assert_eq!(n.cluster.cameras, CameraSource::File);
+    assert_eq!(n.cluster.timeout_beats(), 5);
+    let e = one_error(node(
+        &NODE.replace("cameras = \"file\"", "cameras = \"etcd\""),
+    ));
+    assert_eq!(e.key, "cluster.cameras");
+    let e = one_error(node(
+        &NODE.replace("node_timeout_s = 5", "node_timeout_s = 2"),
+    ));
+    assert_eq!(e.key, "cluster.node_timeout_s");
+    assert!(e.to_string().contains("three heartbeats"), "{e}");
+    let e = one_error(node(&NODE.replace(
+        "dlq_topic = \"xueliang.alerts.dlq\"",
+        "dlq_topic = \"xueliang.alerts.dlq\"\nnodes_topic = \"xueliang.alerts\"",
+    )));
+    assert_eq!(e.key, "kafka.nodes_topic");
+}

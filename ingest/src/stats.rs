@@ -33,6 +33,7 @@ pub const DECODE_ERRORS: &str = "xueliang_ingest_decode_errors_total";
 pub const RECONNECTS: &str = "xueliang_ingest_reconnects_total";
 pub const CAMERA_STREAMING: &str = "xueliang_ingest_camera_streaming";
 pub const CAMERAS: &str = "xueliang_ingest_cameras";
+pub const INVENTORY_CHANGES: &str = "xueliang_ingest_inventory_changes_total";
 pub const DECODE_LAG: &str = "xueliang_ingest_decode_lag_seconds";
 pub const DECODE_LAG_EWMA: &str = "xueliang_ingest_decode_lag_ewma_seconds";
 
@@ -95,6 +96,11 @@ pub fn describe() {
         "1 while the camera's session delivers frames (label `camera`)."
     );
     describe_gauge!(CAMERAS, "Cameras per session state (label `state`).");
+    describe_counter!(
+        INVENTORY_CHANGES,
+        "Cameras started, stopped or restarted by inventory changes (label `change`: added, \
+         removed, restarted)."
+    );
     describe_histogram!(
         DECODE_LAG,
         Unit::Seconds,

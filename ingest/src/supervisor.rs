@@ -1,7 +1,7 @@
 //! The running set of cameras: starts a session task per camera, applies inventory reloads
 //! without a restart, reports states and counters, and shuts everything down in order.
-//! (Reloads are a library call, [`IngestHandle::reload`]: `xueliang run` reads the inventory
-//! once, at start, and nothing in the binary reloads it yet.)
+//! The edge calls [`IngestHandle::reload`] on SIGHUP (single node) and whenever the cluster
+//! assigns it a different set of cameras.
 //!
 //! Design decisions:
 //! - **Reload is a diff by camera id.** New ids start, missing ids stop, and an id whose
@@ -250,6 +250,14 @@ impl IngestHandle {
             if let Some(running) = self.inner.launch(config, counters) {
                 map.insert(id, running);
             }
+        }
+        for (change, n) in [
+            ("added", summary.added.len()),
+            ("removed", summary.removed.len()),
+            ("restarted", summary.restarted.len()),
+        ] {
+            metrics::counter!(crate::stats::INVENTORY_CHANGES, "change" => change)
+                .increment(n as u64);
         }
         if !(summary.added.is_empty() && summary.removed.is_empty() && summary.restarted.is_empty())
         {

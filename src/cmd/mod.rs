@@ -1,4 +1,5 @@
 pub mod analyze_file;
+pub mod cameras;
 pub mod camsim;
 pub mod check_config;
 pub mod models;

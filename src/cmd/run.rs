@@ -12,15 +12,25 @@ use crate::http::{self, Health, RoleStatus};
 use crate::signals;
 use anyhow::Context;
 use std::time::{Duration, Instant};
+use tokio::sync::watch;
 use xueliang::{config_load, telemetry};
+use xueliang_analyzer::edge;
+use xueliang_core::config::{CameraConfig, CameraSource};
 use xueliang_core::shutdown::Shutdown;
 use xueliang_core::supervise::{TaskExit, Tasks};
+
+/// Counts SIGHUP reloads by outcome (`applied`, `rejected`, `ignored`).
+pub const CONFIG_RELOADS: &str = "xueliang_config_reloads_total";
 
 /// How long after `drain_timeout_s` the process exits even if something still hangs.
 pub const DEADLINE_GRACE: Duration = Duration::from_secs(3);
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let settings = config_load::load(&args.config)?;
+    let mut settings = config_load::load(&args.config)?;
+    if let Some(name) = &args.node_name {
+        settings.node.name = name.clone();
+    }
+    let settings = settings;
     let node = &settings.node;
     telemetry::init_tracing(node.log_format, &node.log_level);
     let prometheus = telemetry::init_metrics(&node.name)?;
@@ -33,7 +43,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         args.role.clone()
     };
     let shutdown = Shutdown::new();
-    signals::install(shutdown.clone()).context("installing the signal handlers")?;
+    let (reload_tx, reload_rx) = watch::channel(edge::enabled(&settings.inventory.cameras));
+    let config = args.config.clone();
+    let source = node.cluster.cameras;
+    signals::install(shutdown.clone(), move || {
+        reload(&config, source, &reload_tx)
+    })
+    .context("installing the signal handlers")?;
     let health = Health::default();
     let app = http::router(prometheus, health.clone(), shutdown.clone());
     let (addr, server) = http::serve(
@@ -58,7 +74,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     for role in &roles {
         let started = match role {
-            Role::Edge => xueliang_analyzer::edge::start(&settings, &shutdown, &mut tasks),
+            Role::Edge => edge::start(&settings, Some(reload_rx.clone()), &shutdown, &mut tasks),
             Role::Dispatcher => {
                 xueliang_dispatcher::role::start(&settings, args.api_listen, &shutdown, &mut tasks)
                     .map(drop)
@@ -114,6 +130,41 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
                 .unwrap_or_else(|| "ended before shutdown".into())
         ),
         None => Ok(()),
+    }
+}
+
+/// SIGHUP: re-reads the configuration and hands the inventory's enabled cameras to the edge.
+/// A configuration with errors is refused whole (the running cameras stay as they are).
+/// Only the camera inventory is applied; other settings need a restart.
+fn reload(config: &std::path::Path, source: CameraSource, tx: &watch::Sender<Vec<CameraConfig>>) {
+    if source == CameraSource::Kafka {
+        metrics::counter!(CONFIG_RELOADS, "outcome" => "ignored").increment(1);
+        tracing::warn!(
+            "SIGHUP ignored: with cluster.cameras = \"kafka\" cameras come from the inventory \
+             topic; change them with `xueliang cameras apply`"
+        );
+        return;
+    }
+    match config_load::load(config) {
+        Ok(settings) => {
+            let cameras = edge::enabled(&settings.inventory.cameras);
+            metrics::counter!(CONFIG_RELOADS, "outcome" => "applied").increment(1);
+            tracing::info!(
+                config = %config.display(),
+                cameras = cameras.len(),
+                "SIGHUP: camera inventory reloaded (other settings apply at the next restart)"
+            );
+            tx.send_replace(cameras);
+        }
+        Err(errors) => {
+            metrics::counter!(CONFIG_RELOADS, "outcome" => "rejected").increment(1);
+            tracing::error!(
+                config = %config.display(),
+                errors = %errors,
+                "SIGHUP: the configuration has errors; nothing reloaded, the cameras keep running \
+                 as they were"
+            );
+        }
     }
 }
 

@@ -33,12 +33,7 @@ pub fn random_topic() -> String {
 }
 
 pub fn kafka_config(brokers: &str, topic: &str, partitions: u32) -> KafkaConfig {
-    KafkaConfig {
-        brokers: brokers.to_string(),
-        alerts_topic: topic.to_string(),
-        dlq_topic: format!("{topic}.dlq"),
-        partitions,
-    }
+    KafkaConfig::for_topic(brokers, topic, partitions)
 }
 
 /// Publisher options for tests: a quick reconnect so a restarted broker is noticed at once.

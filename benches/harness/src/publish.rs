@@ -54,12 +54,7 @@ pub fn run(o: Options) -> anyhow::Result<()> {
 
     let topic = format!("bench-publish-{}", std::process::id());
     rt.block_on(create_topic(&brokers, &topic, PARTITIONS))?;
-    let kafka = KafkaConfig {
-        brokers: brokers.clone(),
-        alerts_topic: topic.clone(),
-        dlq_topic: format!("{topic}.dlq"),
-        partitions: PARTITIONS,
-    };
+    let kafka = KafkaConfig::for_topic(&brokers, &topic, PARTITIONS);
     let spool = tempfile::tempdir().context("creating a spool directory")?;
     let shutdown = Shutdown::new();
     let publisher = {

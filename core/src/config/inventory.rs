@@ -1,14 +1,14 @@
-use super::error::{ConfigErrors, Errors, parse_toml};
+use super::error::{ConfigError, ConfigErrors, Errors, parse_toml};
 use super::rules::{Rule, RuleRaw};
 use super::secret::Secret;
 use crate::contract::{CameraV1, GeoPoint, OwnerTier};
 use crate::{CameraId, DeskId};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct InventoryRaw {
     #[serde(default)]
@@ -18,7 +18,7 @@ struct InventoryRaw {
 }
 
 /// Values every camera inherits unless it sets its own.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct DefaultsRaw {
     sampling: String,
@@ -37,7 +37,7 @@ impl Default for DefaultsRaw {
 }
 
 /// Camera-health thresholds; unset keys inherit from `[defaults.health]`.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct HealthRaw {
     /// No frame for this long → video_loss.
@@ -50,7 +50,7 @@ struct HealthRaw {
     dark_luma: Option<u8>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct CameraRaw {
     /// GB/T 28181 20-digit code or another short ASCII id.
@@ -83,6 +83,30 @@ struct CameraRaw {
 
 fn yes() -> bool {
     true
+}
+
+impl CameraRaw {
+    /// This camera with the file's `[defaults]` folded in, so a record stands alone.
+    fn with_defaults(mut self, d: &DefaultsRaw) -> CameraRaw {
+        self.sampling.get_or_insert_with(|| d.sampling.clone());
+        self.transport.get_or_insert_with(|| d.transport.clone());
+        let mut h = self.health.take().unwrap_or_default();
+        h.video_loss_s = h.video_loss_s.or(d.health.video_loss_s);
+        h.frozen_s = h.frozen_s.or(d.health.frozen_s);
+        h.covered_s = h.covered_s.or(d.health.covered_s);
+        h.dark_luma = h.dark_luma.or(d.health.dark_luma);
+        self.health = Some(h);
+        self
+    }
+}
+
+/// One camera as published to the inventory topic: key = camera id, value = its entry of
+/// the inventory file as JSON with the file's defaults folded in. The bytes are
+/// deterministic, so comparing them tells whether a camera changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CameraRecord {
+    pub id: CameraId,
+    pub value: Vec<u8>,
 }
 
 /// Which decoded frames a camera sends to the analyzer.
@@ -183,6 +207,70 @@ impl Inventory {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Inventory, ConfigErrors> {
         let raw: InventoryRaw = parse_toml(text, file)?;
+        Inventory::validate(raw, file, env)
+    }
+
+    /// Validates an inventory file for publishing to the inventory topic and returns one
+    /// record per camera, ordered by id. `password_env` is not resolved here: the variable
+    /// must exist on the edges that run the camera, not on the machine that publishes.
+    pub fn records(text: &str, file: &Path) -> Result<Vec<CameraRecord>, ConfigErrors> {
+        let raw: InventoryRaw = parse_toml(text, file)?;
+        let defaults = raw.defaults.clone();
+        let cameras = raw.camera.clone();
+        Inventory::validate(raw, file, &|_| Some(String::new()))?;
+        let mut records: Vec<CameraRecord> = cameras
+            .into_iter()
+            .map(|c| {
+                let c = c.with_defaults(&defaults);
+                CameraRecord {
+                    id: CameraId::new(c.id.clone()).expect("validated above"),
+                    value: serde_json::to_vec(&c).expect("a camera serialises to JSON"),
+                }
+            })
+            .collect();
+        records.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(records)
+    }
+
+    /// Parses one record of the inventory topic (see [`Inventory::records`]) with the same
+    /// validation as the file. `origin` names the record in errors (topic, key, offset).
+    pub fn parse_record(
+        value: &[u8],
+        origin: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<CameraConfig, ConfigErrors> {
+        let de = &mut serde_json::Deserializer::from_slice(value);
+        let raw: CameraRaw = serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            ConfigErrors(vec![
+                ConfigError::new(
+                    origin,
+                    if key == "." { String::new() } else { key },
+                    e.into_inner().to_string(),
+                )
+                .hint("publish cameras with `xueliang cameras apply`, which validates them"),
+            ])
+        })?;
+        let raw = InventoryRaw {
+            defaults: DefaultsRaw::default(),
+            camera: vec![raw],
+        };
+        let mut inv = Inventory::validate(raw, origin, env).map_err(|mut errs| {
+            for err in &mut errs.0 {
+                if let Some(rest) = err.key.strip_prefix("camera[0]") {
+                    err.key = rest.trim_start_matches('.').to_string();
+                }
+            }
+            errs
+        })?;
+        Ok(inv.cameras.remove(0))
+    }
+
+    fn validate(
+        raw: InventoryRaw,
+        file: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Inventory, ConfigErrors> {
         let mut e = Errors::new(file);
         let default_sampling = Sampling::parse(&raw.defaults.sampling).unwrap_or_else(|| {
             e.push(

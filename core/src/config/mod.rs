@@ -40,27 +40,7 @@ impl Settings {
         jurisdictions: Jurisdictions,
         node_file: &Path,
     ) -> Result<Settings, ConfigErrors> {
-        let mut errs = Vec::new();
-        for (i, cam) in inventory.cameras.iter().enumerate() {
-            if let Some(desk) = &cam.desk_override
-                && node.desk(desk).is_none()
-            {
-                errs.push(
-                    ConfigError::new(
-                        &inventory.file,
-                        format!("camera[{i}].desk"),
-                        format!(
-                            "camera {} names desk `{desk}`, which is not defined",
-                            cam.id
-                        ),
-                    )
-                    .hint(format!(
-                        "add a [[desk]] with id = \"{desk}\" to {} or fix the id",
-                        node_file.display()
-                    )),
-                );
-            }
-        }
+        let mut errs = inventory_desk_errors(&node, &inventory, node_file);
         for (i, j) in jurisdictions.areas.iter().enumerate() {
             if node.desk(&j.desk_id).is_none() {
                 errs.push(
@@ -90,4 +70,35 @@ impl Settings {
             Err(ConfigErrors(errs))
         }
     }
+}
+
+/// Cameras that name a desk the node configuration does not define (`check-config` and
+/// `cameras apply` report the same errors).
+pub fn inventory_desk_errors(
+    node: &NodeConfig,
+    inventory: &Inventory,
+    node_file: &Path,
+) -> Vec<ConfigError> {
+    let mut errs = Vec::new();
+    for (i, cam) in inventory.cameras.iter().enumerate() {
+        if let Some(desk) = &cam.desk_override
+            && node.desk(desk).is_none()
+        {
+            errs.push(
+                ConfigError::new(
+                    &inventory.file,
+                    format!("camera[{i}].desk"),
+                    format!(
+                        "camera {} names desk `{desk}`, which is not defined",
+                        cam.id
+                    ),
+                )
+                .hint(format!(
+                    "add a [[desk]] with id = \"{desk}\" to {} or fix the id",
+                    node_file.display()
+                )),
+            );
+        }
+    }
+    errs
 }

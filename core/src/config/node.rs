@@ -31,6 +31,8 @@ struct NodeRaw {
     dispatcher: DispatcherRaw,
     #[serde(default)]
     shutdown: ShutdownRaw,
+    #[serde(default)]
+    cluster: ClusterRaw,
 }
 
 #[derive(Debug, Deserialize)]
@@ -96,6 +98,10 @@ struct KafkaRaw {
     dlq_topic: String,
     /// Partitions created for the alerts topic if it does not exist.
     partitions: u32,
+    /// Compacted topic holding the camera inventory of a cluster (key = camera id).
+    inventory_topic: String,
+    /// Compacted single-partition topic of node heartbeats (key = node name).
+    nodes_topic: String,
 }
 
 impl Default for KafkaRaw {
@@ -105,6 +111,35 @@ impl Default for KafkaRaw {
             alerts_topic: "xueliang.alerts".into(),
             dlq_topic: "xueliang.alerts.dlq".into(),
             partitions: 6,
+            inventory_topic: "xueliang.cameras".into(),
+            nodes_topic: "xueliang.nodes".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct ClusterRaw {
+    /// Where this node's cameras come from: "file" (every enabled camera of the inventory
+    /// file; SIGHUP reloads it) or "kafka" (the inventory topic, shared among the live edges).
+    cameras: String,
+    /// How many cameras this node can analyse: its weight when cameras are shared, and the
+    /// count above which it raises an operator alert.
+    capacity: u32,
+    /// How often the node writes its heartbeat to the nodes topic.
+    heartbeat_ms: u64,
+    /// A node whose heartbeat is missing for this long (measured in the other nodes'
+    /// heartbeats on the topic, not by clocks) is gone and its cameras move.
+    node_timeout_s: u64,
+}
+
+impl Default for ClusterRaw {
+    fn default() -> Self {
+        ClusterRaw {
+            cameras: "file".into(),
+            capacity: 64,
+            heartbeat_ms: 1000,
+            node_timeout_s: 5,
         }
     }
 }
@@ -283,6 +318,48 @@ pub struct KafkaConfig {
     pub alerts_topic: String,
     pub dlq_topic: String,
     pub partitions: u32,
+    pub inventory_topic: String,
+    pub nodes_topic: String,
+}
+
+impl KafkaConfig {
+    /// `brokers` and an alerts topic of `partitions`, every other topic named after it
+    /// (`{alerts_topic}.dlq`, …): for tools and tests that run without a config file.
+    pub fn for_topic(brokers: &str, alerts_topic: &str, partitions: u32) -> KafkaConfig {
+        KafkaConfig {
+            brokers: brokers.to_string(),
+            alerts_topic: alerts_topic.to_string(),
+            dlq_topic: format!("{alerts_topic}.dlq"),
+            partitions,
+            inventory_topic: format!("{alerts_topic}.cameras"),
+            nodes_topic: format!("{alerts_topic}.nodes"),
+        }
+    }
+}
+
+/// Where an edge's cameras come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CameraSource {
+    /// Every enabled camera of the inventory file (the single-node default).
+    File,
+    /// The inventory topic, shared among the live edges by weighted rendezvous hashing.
+    Kafka,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    pub cameras: CameraSource,
+    pub capacity: NonZeroUsize,
+    pub heartbeat: Duration,
+    pub node_timeout: Duration,
+}
+
+impl ClusterConfig {
+    /// The node timeout counted in heartbeats: how many heartbeats another node writes
+    /// while this one is silent before this one is gone.
+    pub fn timeout_beats(&self) -> u32 {
+        (self.node_timeout.as_millis() / self.heartbeat.as_millis().max(1)).max(2) as u32
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -356,6 +433,7 @@ pub struct NodeConfig {
     pub analyzer: AnalyzerConfig,
     pub dispatcher: DispatcherConfig,
     pub drain_timeout: Duration,
+    pub cluster: ClusterConfig,
 }
 
 impl NodeConfig {
@@ -393,6 +471,7 @@ impl NodeConfig {
             );
         }
         let drain_timeout = raw.shutdown.validate(&mut e);
+        let cluster = raw.cluster.validate(&mut e);
         let cfg = NodeConfig {
             file: file.to_path_buf(),
             name: raw.node.name,
@@ -409,6 +488,7 @@ impl NodeConfig {
             analyzer,
             dispatcher,
             drain_timeout,
+            cluster,
         };
         e.finish(cfg)
     }
@@ -464,6 +544,8 @@ impl KafkaRaw {
         for (key, topic) in [
             ("kafka.alerts_topic", &self.alerts_topic),
             ("kafka.dlq_topic", &self.dlq_topic),
+            ("kafka.inventory_topic", &self.inventory_topic),
+            ("kafka.nodes_topic", &self.nodes_topic),
         ] {
             if !valid_topic(topic) {
                 e.push(
@@ -480,6 +562,24 @@ impl KafkaRaw {
                 "dead letters need their own topic, e.g. \"xueliang.alerts.dlq\"",
             );
         }
+        let topics = [
+            &self.alerts_topic,
+            &self.dlq_topic,
+            &self.inventory_topic,
+            &self.nodes_topic,
+        ];
+        for (key, topic) in [
+            ("kafka.inventory_topic", &self.inventory_topic),
+            ("kafka.nodes_topic", &self.nodes_topic),
+        ] {
+            if topics.iter().filter(|t| **t == topic).count() > 1 {
+                e.push(
+                    key,
+                    format!("{topic:?} is also used for another kind of record"),
+                    "every kafka.*_topic needs a topic of its own",
+                );
+            }
+        }
         if self.partitions == 0 {
             e.push("kafka.partitions", "must be at least 1", "");
         }
@@ -488,6 +588,51 @@ impl KafkaRaw {
             alerts_topic: self.alerts_topic,
             dlq_topic: self.dlq_topic,
             partitions: self.partitions,
+            inventory_topic: self.inventory_topic,
+            nodes_topic: self.nodes_topic,
+        }
+    }
+}
+
+impl ClusterRaw {
+    fn validate(self, e: &mut Errors<'_>) -> ClusterConfig {
+        let cameras = match self.cameras.as_str() {
+            "file" => CameraSource::File,
+            "kafka" => CameraSource::Kafka,
+            other => {
+                e.push(
+                    "cluster.cameras",
+                    format!("unknown camera source {other:?}"),
+                    "use \"file\" (one node, the inventory file) or \"kafka\" (a cluster sharing \
+                     the inventory topic)",
+                );
+                CameraSource::File
+            }
+        };
+        let capacity = at_least_one(e, "cluster.capacity", self.capacity as usize);
+        if !(100..=10_000).contains(&self.heartbeat_ms) {
+            e.push(
+                "cluster.heartbeat_ms",
+                format!("{} is outside 100..=10000", self.heartbeat_ms),
+                "about 1000 suits most clusters",
+            );
+        }
+        if self.node_timeout_s * 1000 < 3 * self.heartbeat_ms.max(1) {
+            e.push(
+                "cluster.node_timeout_s",
+                format!(
+                    "{} s is less than three heartbeats ({} ms each)",
+                    self.node_timeout_s, self.heartbeat_ms
+                ),
+                "a node must be able to miss two heartbeats without losing its cameras, \
+                 e.g. node_timeout_s = 5 with heartbeat_ms = 1000",
+            );
+        }
+        ClusterConfig {
+            cameras,
+            capacity,
+            heartbeat: Duration::from_millis(self.heartbeat_ms.clamp(100, 10_000)),
+            node_timeout: Duration::from_secs(self.node_timeout_s.max(1)),
         }
     }
 }

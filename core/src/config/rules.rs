@@ -1,12 +1,12 @@
 use super::error::Errors;
 use crate::contract::{EventType, Severity};
 use crate::labels;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// A rule as written in the camera inventory (`[[camera.rule]]`). Which keys apply depends on
 /// `kind`; keys that do not apply are rejected rather than silently ignored.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RuleRaw {
     /// Unique within the camera; appears in alerts as `rule_id`.

@@ -360,7 +360,7 @@ impl Edge {
         let _guard = rt.enter();
         let shutdown = Shutdown::new();
         let mut tasks = Tasks::new();
-        xueliang_analyzer::edge::start(settings, &shutdown, &mut tasks)?;
+        xueliang_analyzer::edge::start(settings, None, &shutdown, &mut tasks)?;
         Ok(Edge { shutdown, tasks })
     }
 

@@ -1,0 +1,172 @@
+//! Kafka plumbing shared by the heartbeat writer, the view and the `cameras` commands:
+//! creating the compacted topics, and reading a topic from its start to its end.
+
+use anyhow::{Context, bail};
+use rdkafka::ClientConfig;
+use rdkafka::Offset;
+use rdkafka::TopicPartitionList;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::message::Message;
+use std::time::{Duration, Instant};
+
+/// One record as read: `value` is `None` for a tombstone.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub key: String,
+    pub value: Option<Vec<u8>>,
+    pub partition: i32,
+    pub offset: i64,
+}
+
+/// A consumer that reads by `assign()` only: it joins no group and commits nothing (the
+/// group id is required by librdkafka but never used).
+pub fn reader(brokers: &str, purpose: &str) -> anyhow::Result<BaseConsumer> {
+    ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", format!("xueliang-{purpose}-unused"))
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("fetch.wait.max.ms", "50")
+        .set("socket.timeout.ms", "5000")
+        .create()
+        .context("creating a Kafka consumer")
+}
+
+/// Creates `topic` as a compacted topic if it does not exist. Replication: the cluster's
+/// default (-1, Kafka ≥ 2.4), or 1 where the broker refuses that (the test broker).
+pub fn ensure_compacted(
+    brokers: &str,
+    topic: &str,
+    partitions: i32,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .context("creating a Kafka admin client")?;
+    let opts = AdminOptions::new().operation_timeout(Some(timeout));
+    let deadline = Instant::now() + timeout;
+    let mut replication = -1;
+    loop {
+        let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(replication))
+            .set("cleanup.policy", "compact");
+        let result = futures::executor::block_on(admin.create_topics([&new], &opts));
+        match result.map(|mut v| v.pop()) {
+            Ok(Some(Ok(_))) => {
+                tracing::info!(topic, partitions, "created compacted topic");
+                return Ok(());
+            }
+            Ok(Some(Err((_, RDKafkaErrorCode::TopicAlreadyExists)))) | Ok(None) => return Ok(()),
+            Ok(Some(Err((_, RDKafkaErrorCode::InvalidReplicationFactor))))
+            | Ok(Some(Err((_, RDKafkaErrorCode::InvalidRequest))))
+                if replication == -1 =>
+            {
+                replication = 1;
+            }
+            Ok(Some(Err((_, code)))) => bail!("the broker refused to create topic {topic}: {code}"),
+            Err(e) if Instant::now() >= deadline => {
+                return Err(e).with_context(|| format!("creating topic {topic}"));
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(250)),
+        }
+    }
+}
+
+/// The partitions of `topic` (retried until `timeout`: a topic just created may not be in
+/// the metadata yet).
+pub fn partitions(
+    consumer: &BaseConsumer,
+    topic: &str,
+    timeout: Duration,
+) -> anyhow::Result<Vec<i32>> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let md = consumer.fetch_metadata(Some(topic), Duration::from_secs(2));
+        if let Ok(md) = &md
+            && let Some(t) = md.topics().iter().find(|t| t.name() == topic)
+            && t.error().is_none()
+            && !t.partitions().is_empty()
+        {
+            let mut ps: Vec<i32> = t.partitions().iter().map(|p| p.id()).collect();
+            ps.sort_unstable();
+            return Ok(ps);
+        }
+        if Instant::now() >= deadline {
+            bail!(
+                "topic {topic} is not known to the broker ({})",
+                md.err()
+                    .map_or("no partitions".to_string(), |e| e.to_string())
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Every record of `topic` from the start up to its end as of now, in offset order per
+/// partition.
+pub fn read_to_end(brokers: &str, topic: &str, timeout: Duration) -> anyhow::Result<Vec<Record>> {
+    let consumer = reader(brokers, "read-to-end")?;
+    let deadline = Instant::now() + timeout;
+    let parts = partitions(&consumer, topic, timeout)?;
+    let mut ends = std::collections::BTreeMap::new();
+    let mut tpl = TopicPartitionList::new();
+    for p in &parts {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, *p, Duration::from_secs(5))
+            .with_context(|| format!("reading the end offsets of {topic}"))?;
+        if high > low {
+            ends.insert(*p, high);
+            tpl.add_partition_offset(topic, *p, Offset::Beginning)?;
+        }
+    }
+    let mut out = Vec::new();
+    if ends.is_empty() {
+        return Ok(out);
+    }
+    consumer.assign(&tpl)?;
+    // The end offsets are a lower bound: tansu 0.6.0 reports a high watermark of the last
+    // batch's base offset + 1, so a batch of six records at 0..5 reads as ending at 1. Past
+    // the reported end, read on until a poll comes back empty (a batch arrives whole).
+    let mut drained = false;
+    while !ends.is_empty() || !drained {
+        if Instant::now() >= deadline {
+            bail!("timed out reading {topic} to its end");
+        }
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => {
+                let p = m.partition();
+                out.push(Record {
+                    key: m
+                        .key()
+                        .map(|k| String::from_utf8_lossy(k).into_owned())
+                        .unwrap_or_default(),
+                    value: m.payload().map(<[u8]>::to_vec),
+                    partition: p,
+                    offset: m.offset(),
+                });
+                if ends.get(&p).is_some_and(|end| m.offset() + 1 >= *end) {
+                    ends.remove(&p);
+                }
+            }
+            Some(Err(e)) => tracing::debug!(topic, error = %e, "read error; retrying"),
+            None if ends.is_empty() => drained = true,
+            None => {
+                // The end may be a compacted-away offset: trust the position too.
+                if let Ok(pos) = consumer.position() {
+                    for e in pos.elements() {
+                        if let Offset::Offset(o) = e.offset()
+                            && ends.get(&e.partition()).is_some_and(|end| o >= *end)
+                        {
+                            ends.remove(&e.partition());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,413 @@
+//! The cluster view: one thread reads the nodes topic and the inventory topic from their
+//! start (by `assign()`, never `subscribe()`), keeps the live set and the inventory, and
+//! publishes what this node owns whenever either changes.
+//!
+//! Nothing is published before both topics have been read to the end they had at start:
+//! a node that claimed cameras from half an inventory would stop and restart them a moment
+//! later. A record that fails validation is skipped (counted, logged at ERROR with topic,
+//! key and offset, and kept in a gauge until a valid record replaces it); no edge stops for it.
+
+use crate::beat::{BeatV1, NodeRole};
+use crate::heartbeat::Heartbeat;
+use crate::membership::{MemberState, Membership};
+use crate::rendezvous;
+use crate::topics::{self, Record};
+use anyhow::Context;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::sync::watch;
+use xueliang_core::CameraId;
+use xueliang_core::config::{CameraConfig, Inventory};
+use xueliang_core::shutdown::Shutdown;
+
+pub const LIVE_NODES: &str = "xueliang_cluster_live_nodes";
+pub const OWNED_CAMERAS: &str = "xueliang_cluster_owned_cameras";
+pub const INVENTORY_CAMERAS: &str = "xueliang_cluster_inventory_cameras";
+pub const INVALID_RECORDS: &str = "xueliang_cluster_inventory_invalid";
+pub const REJECTED_RECORDS: &str = "xueliang_cluster_inventory_rejected_total";
+pub const FENCED: &str = "xueliang_cluster_fenced";
+pub const OVER_CAPACITY: &str = "xueliang_cluster_over_capacity";
+
+/// What this node should run, as of the latest record read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assignment {
+    /// This node's cameras (enabled ones only), ordered by id.
+    pub cameras: Vec<CameraConfig>,
+    /// True while this node is half-way to being judged gone and runs nothing.
+    pub fenced: bool,
+    /// Live members of this node's role.
+    pub live: usize,
+    /// Cameras this node owns beyond its capacity (0 when within it).
+    pub over_capacity: usize,
+}
+
+/// The inventory and the members as read from the topics (for `cameras list`, and the
+/// state behind every [`Assignment`]).
+#[derive(Debug, Clone)]
+pub struct ClusterState {
+    pub membership: Membership,
+    pub cameras: BTreeMap<CameraId, CameraConfig>,
+    /// Keys whose latest record is invalid, with the error.
+    pub invalid: BTreeMap<String, String>,
+}
+
+impl ClusterState {
+    pub fn new(timeout_beats: u32) -> ClusterState {
+        ClusterState {
+            membership: Membership::new(timeout_beats),
+            cameras: BTreeMap::new(),
+            invalid: BTreeMap::new(),
+        }
+    }
+
+    /// Applies one nodes-topic record.
+    pub fn node_record(&mut self, r: &Record) {
+        match &r.value {
+            None => self.membership.left(&r.key),
+            Some(v) => match serde_json::from_slice::<BeatV1>(v) {
+                Ok(beat) if beat.key() == r.key => self.membership.beat(beat),
+                Ok(_) | Err(_) => {
+                    metrics::counter!(REJECTED_RECORDS, "topic" => "nodes").increment(1);
+                    tracing::warn!(key = %r.key, offset = r.offset, "skipping a malformed heartbeat");
+                }
+            },
+        }
+    }
+
+    /// Applies one inventory-topic record; `topic` names it in errors.
+    pub fn inventory_record(
+        &mut self,
+        topic: &str,
+        r: &Record,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) {
+        let Ok(id) = CameraId::new(r.key.clone()) else {
+            self.reject(topic, r, format!("the key {:?} is not a camera id", r.key));
+            return;
+        };
+        let Some(value) = &r.value else {
+            self.cameras.remove(&id);
+            self.invalid.remove(&r.key);
+            return;
+        };
+        let origin = PathBuf::from(format!(
+            "{topic} (partition {}, offset {}, key {})",
+            r.partition, r.offset, r.key
+        ));
+        match Inventory::parse_record(value, &origin, env) {
+            Ok(cam) if cam.id == id => {
+                self.invalid.remove(&r.key);
+                self.cameras.insert(id, cam);
+            }
+            Ok(cam) => self.reject(
+                topic,
+                r,
+                format!("the record's key is {} but its camera id is {}", id, cam.id),
+            ),
+            Err(errs) => self.reject(topic, r, errs.to_string()),
+        }
+    }
+
+    fn reject(&mut self, topic: &str, r: &Record, error: String) {
+        metrics::counter!(REJECTED_RECORDS, "topic" => "inventory").increment(1);
+        tracing::error!(
+            topic,
+            partition = r.partition,
+            offset = r.offset,
+            key = %r.key,
+            error = %error.trim(),
+            "skipping an invalid camera record; the camera keeps its last valid config (if any) \
+             — fix it with `xueliang cameras apply`"
+        );
+        self.invalid.insert(r.key.clone(), error);
+    }
+
+    /// The owner of every camera (enabled or not) among the live edges.
+    pub fn owners(&self) -> BTreeMap<CameraId, Option<String>> {
+        let live = self.membership.candidates(NodeRole::Edge);
+        self.cameras
+            .keys()
+            .map(|id| {
+                (
+                    id.clone(),
+                    rendezvous::owner(id.as_str(), &live).map(str::to_string),
+                )
+            })
+            .collect()
+    }
+
+    /// What `node` (an edge of `capacity` cameras) should run.
+    pub fn assignment(&self, node: &str, capacity: usize) -> Assignment {
+        let key = crate::beat::key(NodeRole::Edge, node);
+        let live = self.membership.candidates(NodeRole::Edge);
+        let fenced = !self.membership.may_claim(&key);
+        let cameras: Vec<CameraConfig> = if fenced {
+            Vec::new()
+        } else {
+            self.cameras
+                .values()
+                .filter(|c| c.enabled && rendezvous::owner(c.id.as_str(), &live) == Some(node))
+                .cloned()
+                .collect()
+        };
+        Assignment {
+            over_capacity: cameras.len().saturating_sub(capacity),
+            cameras,
+            fenced,
+            live: live.len(),
+        }
+    }
+
+    pub fn members(&self) -> Vec<MemberState> {
+        self.membership.members()
+    }
+}
+
+/// What the view thread needs.
+#[derive(Debug, Clone)]
+pub struct ViewOptions {
+    pub brokers: String,
+    pub nodes_topic: String,
+    pub inventory_topic: String,
+    pub timeout_beats: u32,
+    pub heartbeat: Duration,
+    /// This edge's name and capacity.
+    pub node: String,
+    pub capacity: usize,
+}
+
+/// The running view (and this node's heartbeat writer).
+pub struct View {
+    pub assignments: watch::Receiver<Option<Assignment>>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl View {
+    /// Starts the view thread, which creates the topics if needed, then starts this node's
+    /// heartbeat and reads. Returns at once: while the broker is unreachable the thread
+    /// retries and the receiver stays `None` (this node owns nothing yet). The receiver holds
+    /// `None` until both topics were read to their end, then every change of this node's
+    /// [`Assignment`]. On shutdown the heartbeat writes its tombstone.
+    pub fn start(opts: ViewOptions, beat: BeatV1, shutdown: Shutdown) -> anyhow::Result<View> {
+        let (tx, rx) = watch::channel(None);
+        let thread = std::thread::Builder::new()
+            .name("cluster-view".into())
+            .spawn(move || {
+                let mut wait = Duration::from_millis(500);
+                let (consumer, ends) = loop {
+                    match connect(&opts) {
+                        Ok(c) => break c,
+                        Err(e) => {
+                            if shutdown.is_triggered() {
+                                return;
+                            }
+                            if e.downcast_ref::<Misconfigured>().is_some() {
+                                tracing::error!(error = %e, "cannot join the cluster");
+                                return;
+                            }
+                            tracing::warn!(error = %e, retry_in_s = wait.as_secs_f32(),
+                                "cannot join the cluster yet; this node owns no cameras until it can");
+                            std::thread::sleep(wait);
+                            wait = (wait * 2).min(Duration::from_secs(5));
+                        }
+                    }
+                };
+                let heartbeat = match Heartbeat::start(
+                    &opts.brokers,
+                    &opts.nodes_topic,
+                    beat,
+                    opts.heartbeat,
+                    shutdown.clone(),
+                ) {
+                    Ok(h) => h,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot start the heartbeat");
+                        return;
+                    }
+                };
+                view_loop(consumer, &opts, ends, &tx, &shutdown);
+                heartbeat.stop();
+            })
+            .context("spawning the cluster view thread")?;
+        Ok(View {
+            assignments: rx,
+            thread,
+        })
+    }
+
+    /// False once the thread has ended: before shutdown only a misconfiguration does that
+    /// (logged at ERROR), and the node then follows nothing.
+    pub fn is_running(&self) -> bool {
+        !self.thread.is_finished()
+    }
+
+    /// Waits for the thread (and the tombstone) after shutdown was triggered.
+    pub fn join(self) {
+        let _ = self.thread.join();
+    }
+}
+
+/// A cluster set-up that retrying cannot fix.
+#[derive(Debug)]
+struct Misconfigured(String);
+
+impl std::fmt::Display for Misconfigured {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Misconfigured {}
+
+type Ends = BTreeMap<(String, i32), i64>;
+
+fn connect(opts: &ViewOptions) -> anyhow::Result<(BaseConsumer, Ends)> {
+    let t = Duration::from_secs(10);
+    topics::ensure_compacted(&opts.brokers, &opts.nodes_topic, 1, t)?;
+    topics::ensure_compacted(&opts.brokers, &opts.inventory_topic, 1, t)?;
+    let consumer = topics::reader(&opts.brokers, "view")?;
+    let nodes_parts = topics::partitions(&consumer, &opts.nodes_topic, t)?;
+    if nodes_parts != [0] {
+        return Err(Misconfigured(format!(
+            "topic {} has {} partitions; the nodes topic must have exactly one (heartbeats are \
+             compared in the log's order) — delete it and let xueliang create it, or create it \
+             with 1 partition and cleanup.policy=compact",
+            opts.nodes_topic,
+            nodes_parts.len()
+        ))
+        .into());
+    }
+    let inv_parts = topics::partitions(&consumer, &opts.inventory_topic, t)?;
+    let mut tpl = TopicPartitionList::new();
+    let mut ends = BTreeMap::new();
+    for (topic, parts) in [
+        (&opts.nodes_topic, &nodes_parts),
+        (&opts.inventory_topic, &inv_parts),
+    ] {
+        for p in parts {
+            tpl.add_partition_offset(topic, *p, Offset::Beginning)?;
+            let (low, high) = consumer
+                .fetch_watermarks(topic, *p, Duration::from_secs(5))
+                .with_context(|| format!("reading the end offsets of {topic}"))?;
+            if high > low {
+                ends.insert((topic.clone(), *p), high);
+            }
+        }
+    }
+    consumer.assign(&tpl)?;
+    Ok((consumer, ends))
+}
+
+fn view_loop(
+    consumer: BaseConsumer,
+    opts: &ViewOptions,
+    mut catching_up: Ends,
+    tx: &watch::Sender<Option<Assignment>>,
+    shutdown: &Shutdown,
+) {
+    let mut state = ClusterState::new(opts.timeout_beats);
+    let env = |k: &str| std::env::var(k).ok();
+    let mut dirty = true;
+    let mut caught_up = false;
+    let mut last_error: Option<std::time::Instant> = None;
+    while !shutdown.is_triggered() {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                let r = Record {
+                    key: m
+                        .key()
+                        .map(|k| String::from_utf8_lossy(k).into_owned())
+                        .unwrap_or_default(),
+                    value: m.payload().map(<[u8]>::to_vec),
+                    partition: m.partition(),
+                    offset: m.offset(),
+                };
+                if m.topic() == opts.nodes_topic {
+                    state.node_record(&r);
+                } else {
+                    state.inventory_record(&opts.inventory_topic, &r, &env);
+                }
+                let at = (m.topic().to_string(), m.partition());
+                if catching_up
+                    .get(&at)
+                    .is_some_and(|end| m.offset() + 1 >= *end)
+                {
+                    catching_up.remove(&at);
+                }
+                dirty = true;
+            }
+            Some(Err(e)) => {
+                // The broker is away: assignment pauses, cameras keep running.
+                if last_error.is_none_or(|t| t.elapsed() > Duration::from_secs(30)) {
+                    tracing::warn!(error = %e, "cluster view cannot read its topics; camera \
+                        assignment is paused (owned cameras keep running)");
+                    last_error = Some(std::time::Instant::now());
+                }
+            }
+            // Caught up: the reported ends were reached and a poll came back empty (the
+            // ends are a lower bound on tansu; see `topics::read_to_end`).
+            None if catching_up.is_empty() => caught_up = true,
+            None => {
+                if !catching_up.is_empty()
+                    && let Ok(pos) = consumer.position()
+                {
+                    for e in pos.elements() {
+                        let at = (e.topic().to_string(), e.partition());
+                        if let Offset::Offset(o) = e.offset()
+                            && catching_up.get(&at).is_some_and(|end| o >= *end)
+                        {
+                            catching_up.remove(&at);
+                        }
+                    }
+                }
+            }
+        }
+        if dirty && caught_up {
+            dirty = false;
+            let a = state.assignment(&opts.node, opts.capacity);
+            metrics::gauge!(LIVE_NODES, "role" => "edge").set(a.live as f64);
+            metrics::gauge!(OWNED_CAMERAS).set(a.cameras.len() as f64);
+            metrics::gauge!(INVENTORY_CAMERAS).set(state.cameras.len() as f64);
+            metrics::gauge!(INVALID_RECORDS).set(state.invalid.len() as f64);
+            metrics::gauge!(FENCED).set(if a.fenced { 1.0 } else { 0.0 });
+            metrics::gauge!(OVER_CAPACITY).set(a.over_capacity as f64);
+            let changed = tx.borrow().as_ref() != Some(&a);
+            if changed {
+                log_change(tx.borrow().as_ref(), &a, &opts.node, opts.capacity);
+                tx.send_replace(Some(a));
+            }
+        }
+    }
+}
+
+fn log_change(old: Option<&Assignment>, new: &Assignment, node: &str, capacity: usize) {
+    let was_fenced = old.is_some_and(|o| o.fenced);
+    if new.fenced && !was_fenced {
+        tracing::error!(
+            node,
+            "fenced: the other nodes' heartbeats are landing and this node's are not; its \
+             cameras stop before another node may take them"
+        );
+    }
+    let was_over = old.map_or(0, |o| o.over_capacity);
+    if new.over_capacity > 0 && was_over == 0 {
+        tracing::error!(
+            node,
+            owned = new.cameras.len(),
+            capacity,
+            "over capacity: this node owns more cameras than cluster.capacity; add edges or \
+             raise the capacity where the hardware allows (frames will be dropped)"
+        );
+    }
+    tracing::info!(
+        node,
+        owned = new.cameras.len(),
+        live_edges = new.live,
+        fenced = new.fenced,
+        "camera assignment changed"
+    );
+}

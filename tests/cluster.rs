@@ -1,0 +1,510 @@
+//! The cluster as processes on this machine: tansu, `xueliang camsim`, three edges
+//! (`xueliang run --role edge` with `cluster.cameras = "kafka"`) and `xueliang cameras
+//! apply|list`. Every camera must stream on exactly one edge, move within the documented time
+//! when its edge is killed -9 or leaves, and be the only one restarted when it changes; an
+//! invalid record on the topic is skipped and counted, and no edge stops for it.
+//! Also: the single node reloads its inventory file on SIGHUP.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use xueliang_testkit::broker::{self, Broker};
+use xueliang_testkit::http::{get as http_get, metric};
+use xueliang_testkit::process::Killed;
+
+const CAMERAS: usize = 12;
+/// `cluster.node_timeout_s` of the shipped config plus the time to open an RTSP session:
+/// what the docs promise for a takeover (the issue's target is 10 s).
+const TAKEOVER_LIMIT: Duration = Duration::from_secs(10);
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn xueliang() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_xueliang"))
+}
+
+/// camsim serving `n` synthetic 360p cameras; returns it and its `host:port`.
+fn camsim(n: usize) -> (Killed, String) {
+    let mut child = xueliang()
+        .args(["camsim", "--port", "0", "--clip", "360p", "--cameras"])
+        .arg(n.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .split("rtsp://")
+        .nth(1)
+        .and_then(|s| s.split('/').next())
+        .unwrap_or_else(|| panic!("no address in camsim's first line: {line:?}"))
+        .to_string();
+    (Killed(child), addr)
+}
+
+fn camera_id(i: usize) -> String {
+    format!("4403040000132{:07}", i + 1)
+}
+
+/// An inventory of `n` cameras on camsim at `addr`, sampled lightly (the test is about who
+/// runs a camera, not about detection).
+fn inventory(addr: &str, n: usize, name_suffix: impl Fn(usize) -> String) -> String {
+    let mut s = String::from("[defaults]\nsampling = \"0.5fps\"\n\n");
+    for i in 0..n {
+        s += &format!(
+            "[[camera]]\nid = \"{}\"\nname = \"测试 {i}{}\"\nurl = \"rtsp://{addr}/cam/{i}\"\n\
+             location = {{ lat = 22.5410, lon = 114.0520 }}\ntier = \"police\"\n\n",
+            camera_id(i),
+            name_suffix(i)
+        );
+    }
+    s
+}
+
+/// The shipped single-node config, pointed at `broker`, with its own ports and data dir.
+fn node_config(dir: &Path, name: &str, broker: &Broker, http_port: u16, source: &str) -> PathBuf {
+    let src = repo().join("deploy/single-node");
+    let text = std::fs::read_to_string(src.join("xueliang.toml"))
+        .unwrap()
+        .replace("name = \"futian-edge-1\"", &format!("name = \"{name}\""))
+        .replace(
+            "data_dir = \"../../.xueliang-data\"",
+            &format!("data_dir = \"data-{name}\""),
+        )
+        .replace("127.0.0.1:9092", &broker.bootstrap())
+        .replace("127.0.0.1:9464", &format!("127.0.0.1:{http_port}"))
+        .replace(
+            "127.0.0.1:8080",
+            &format!("127.0.0.1:{}", broker::free_port()),
+        )
+        .replace("cameras = \"file\"", &format!("cameras = \"{source}\""))
+        .replace(
+            "jurisdictions = \"jurisdictions.geojson\"",
+            &format!(
+                "jurisdictions = \"{}\"",
+                src.join("jurisdictions.geojson").display()
+            ),
+        );
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+struct Edge {
+    name: String,
+    http_port: u16,
+    process: Option<Killed>,
+    log: PathBuf,
+}
+
+impl Edge {
+    fn start(dir: &Path, name: &str, broker: &Broker, source: &str) -> Edge {
+        let http_port = broker::free_port();
+        let config = node_config(dir, name, broker, http_port, source);
+        let log = dir.join(format!("{name}.log"));
+        let process = xueliang()
+            .args(["run", "--role", "edge", "--config"])
+            .arg(&config)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        Edge {
+            name: name.into(),
+            http_port,
+            process: Some(Killed(process)),
+            log,
+        }
+    }
+
+    fn metrics(&self) -> String {
+        http_get(self.http_port, "/metrics")
+            .map(|(_, b)| b)
+            .unwrap_or_default()
+    }
+
+    /// The cameras whose session delivers frames on this edge.
+    fn streaming(&self) -> Vec<String> {
+        labelled(
+            &self.metrics(),
+            "xueliang_ingest_camera_streaming",
+            "camera",
+        )
+        .into_iter()
+        .filter(|(_, v)| *v == 1.0)
+        .map(|(c, _)| c)
+        .collect()
+    }
+
+    fn counter(&self, name: &str, label: &str, value: &str) -> f64 {
+        labelled(&self.metrics(), name, label)
+            .get(value)
+            .copied()
+            .unwrap_or(0.0)
+    }
+
+    fn kill9(&mut self) {
+        let mut p = self.process.take().expect("running");
+        p.0.kill().unwrap();
+        p.0.wait().unwrap();
+        std::mem::forget(p);
+    }
+
+    /// SIGTERM and wait: a clean exit writes the node's tombstone.
+    fn stop(&mut self) {
+        drop(self.process.take());
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+}
+
+/// Every series of `name` by the value of `label`.
+fn labelled(text: &str, name: &str, label: &str) -> BTreeMap<String, f64> {
+    let key = format!("{label}=\"");
+    text.lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix(name)?.strip_prefix('{')?;
+            let (labels, value) = rest.split_once("} ")?;
+            let v = labels.split(&key).nth(1)?.split('"').next()?;
+            Some((v.to_string(), value.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// Who streams each camera, over the running edges.
+fn placement(edges: &[Edge]) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for e in edges.iter().filter(|e| e.process.is_some()) {
+        for c in e.streaming() {
+            out.entry(c).or_default().push(e.name.clone());
+        }
+    }
+    out
+}
+
+/// Waits until each of `n` cameras streams on exactly one running edge; returns the
+/// placement and how long it took.
+fn settled(edges: &[Edge], n: usize, within: Duration) -> (BTreeMap<String, String>, Duration) {
+    let start = Instant::now();
+    loop {
+        let p = placement(edges);
+        if p.len() == n && p.values().all(|v| v.len() == 1) {
+            return (
+                p.into_iter().map(|(c, mut e)| (c, e.remove(0))).collect(),
+                start.elapsed(),
+            );
+        }
+        if start.elapsed() > within {
+            let logs: Vec<String> = edges
+                .iter()
+                .map(|e| format!("--- {} ---\n{}", e.name, e.log_tail()))
+                .collect();
+            panic!(
+                "cameras not placed once each within {within:?}: {p:?}\n{}",
+                logs.join("\n")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn apply(config: &Path, inventory: &Path) -> serde_json::Value {
+    let out = xueliang()
+        .args(["cameras", "apply", "--json", "--config"])
+        .arg(config)
+        .arg(inventory)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cameras apply failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn cameras_follow_the_live_edges() {
+    let broker = Broker::start();
+    let (_camsim, addr) = camsim(CAMERAS);
+    let dir = tempfile::tempdir().unwrap();
+    let inv = dir.path().join("cameras.toml");
+    std::fs::write(&inv, inventory(&addr, CAMERAS, |_| String::new())).unwrap();
+    let admin = node_config(dir.path(), "admin", &broker, 0, "kafka");
+
+    // An inventory with a mistake is refused whole, naming the camera and key.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        inventory(&addr, 2, |_| String::new()).replace("rtsp://", "http://"),
+    )
+    .unwrap();
+    let out = xueliang()
+        .args(["cameras", "apply", "--config"])
+        .arg(&admin)
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("camera[0].url") && err.contains("nothing was published"),
+        "{err}"
+    );
+
+    let d = apply(&admin, &inv);
+    assert_eq!(d["added"].as_array().unwrap().len(), CAMERAS, "{d}");
+    assert_eq!(
+        apply(&admin, &inv)["unchanged"],
+        CAMERAS,
+        "re-applying is a no-op"
+    );
+
+    let mut edges: Vec<Edge> = (1..=3)
+        .map(|i| Edge::start(dir.path(), &format!("edge-{i}"), &broker, "kafka"))
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while edges
+        .iter()
+        .any(|e| metric(&e.metrics(), "xueliang_cluster_live_nodes") != Some(3.0))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the three edges did not see each other"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (before, took) = settled(&edges, CAMERAS, Duration::from_secs(30));
+    eprintln!("placed {CAMERAS} cameras on 3 edges in {took:?}: {before:?}");
+    for e in &edges {
+        let n = before.values().filter(|o| **o == e.name).count();
+        assert!(n > 0, "{} got no camera: {before:?}", e.name);
+    }
+
+    // `cameras list` computes the same owners from the topics.
+    let out = xueliang()
+        .args(["cameras", "list", "--json", "--config"])
+        .arg(&admin)
+        .output()
+        .unwrap();
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for c in listed["cameras"].as_array().unwrap() {
+        let id = c["id"].as_str().unwrap();
+        assert_eq!(c["owner"].as_str(), Some(before[id].as_str()), "{listed}");
+    }
+    assert_eq!(listed["nodes"].as_array().unwrap().len(), 3, "{listed}");
+
+    // One camera changes: only it restarts, on its owner.
+    let changed = camera_id(4);
+    let edited = dir.path().join("edited.toml");
+    std::fs::write(
+        &edited,
+        inventory(&addr, CAMERAS, |i| {
+            if i == 4 {
+                " (改名)".into()
+            } else {
+                String::new()
+            }
+        }),
+    )
+    .unwrap();
+    let restarts = |edges: &[Edge]| -> Vec<f64> {
+        edges
+            .iter()
+            .map(|e| {
+                e.counter(
+                    "xueliang_ingest_inventory_changes_total",
+                    "change",
+                    "restarted",
+                )
+            })
+            .collect()
+    };
+    let r0 = restarts(&edges);
+    let d = apply(&admin, &edited);
+    assert_eq!(d["changed"], serde_json::json!([changed]), "{d}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let owner = edges
+        .iter()
+        .position(|e| e.name == before[&changed])
+        .unwrap();
+    loop {
+        let r = restarts(&edges);
+        let delta: Vec<f64> = r.iter().zip(&r0).map(|(a, b)| a - b).collect();
+        if delta[owner] >= 1.0 {
+            let others: f64 = delta.iter().sum::<f64>() - delta[owner];
+            assert_eq!(delta[owner], 1.0, "{delta:?}");
+            assert_eq!(
+                others, 0.0,
+                "a camera that did not change restarted: {delta:?}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the change was not applied: {delta:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // A record that is not a valid camera reaches the topic anyway: skipped, counted.
+    rdkafka_produce(
+        &broker.bootstrap(),
+        "xueliang.cameras",
+        "bad-camera",
+        b"{\"id\": 3}",
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while edges
+        .iter()
+        .any(|e| metric(&e.metrics(), "xueliang_cluster_inventory_invalid") != Some(1.0))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the invalid record was not counted"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // kill -9 of the busiest edge: its cameras stream again on the survivors, nobody else's
+    // camera moves or restarts, and once settled each camera runs once.
+    let victim = (0..3)
+        .max_by_key(|i| before.values().filter(|o| **o == edges[*i].name).count())
+        .unwrap();
+    let survivors_restarts = restarts(&edges);
+    let removed = |e: &Edge| {
+        e.counter(
+            "xueliang_ingest_inventory_changes_total",
+            "change",
+            "removed",
+        )
+    };
+    let removed_before: Vec<f64> = edges.iter().map(removed).collect();
+    edges[victim].kill9();
+    let (after, took) = settled(&edges, CAMERAS, TAKEOVER_LIMIT);
+    eprintln!("takeover after kill -9 of {}: {took:?}", edges[victim].name);
+    for (cam, owner) in &before {
+        if *owner != edges[victim].name {
+            assert_eq!(&after[cam], owner, "{cam} moved though its edge is alive");
+        }
+    }
+    let r = restarts(&edges);
+    for i in (0..3).filter(|i| *i != victim) {
+        assert_eq!(
+            r[i], survivors_restarts[i],
+            "{} restarted cameras",
+            edges[i].name
+        );
+        assert_eq!(
+            removed(&edges[i]),
+            removed_before[i],
+            "{} dropped a camera",
+            edges[i].name
+        );
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    let p = placement(&edges);
+    assert!(
+        p.values().all(|v| v.len() == 1),
+        "double-analysed once settled: {p:?}"
+    );
+
+    // A clean exit hands over at once (the tombstone), well inside the node timeout.
+    let leaving = (0..3).find(|i| *i != victim).unwrap();
+    let t0 = Instant::now();
+    edges[leaving].stop();
+    settled(&edges, CAMERAS, Duration::from_secs(4));
+    let took = t0.elapsed();
+    eprintln!(
+        "handover after a clean exit of {}: {took:?}",
+        edges[leaving].name
+    );
+    assert!(took < Duration::from_secs(4), "{took:?}");
+}
+
+fn rdkafka_produce(brokers: &str, topic: &str, key: &str, value: &[u8]) {
+    use rdkafka::config::ClientConfig;
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let p: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .unwrap();
+    p.send(BaseRecord::to(topic).key(key).payload(value))
+        .map_err(|(e, _)| e)
+        .unwrap();
+    p.flush(Duration::from_secs(10)).unwrap();
+}
+
+#[test]
+fn the_single_node_reloads_its_inventory_on_sighup() {
+    let broker = Broker::start();
+    let (_camsim, addr) = camsim(3);
+    let dir = tempfile::tempdir().unwrap();
+    let inv = dir.path().join("cameras.toml");
+    std::fs::write(&inv, inventory(&addr, 2, |_| String::new())).unwrap();
+    let edge = Edge::start(dir.path(), "single", &broker, "file");
+    let edges = [edge];
+    settled(&edges, 2, Duration::from_secs(30));
+    let pid = edges[0].process.as_ref().unwrap().0.id().to_string();
+    let hup = || {
+        assert!(
+            Command::new("kill")
+                .args(["-HUP", &pid])
+                .status()
+                .unwrap()
+                .success()
+        )
+    };
+
+    // A third camera appears; the two running ones are not restarted.
+    std::fs::write(&inv, inventory(&addr, 3, |_| String::new())).unwrap();
+    hup();
+    settled(&edges, 3, Duration::from_secs(10));
+    let e = &edges[0];
+    assert_eq!(
+        e.counter("xueliang_config_reloads_total", "outcome", "applied"),
+        1.0
+    );
+    assert_eq!(
+        e.counter(
+            "xueliang_ingest_inventory_changes_total",
+            "change",
+            "restarted"
+        ),
+        0.0
+    );
+
+    // A broken file is refused whole: the three cameras keep running.
+    std::fs::write(
+        &inv,
+        inventory(&addr, 1, |_| String::new()).replace("0.5fps", "fast"),
+    )
+    .unwrap();
+    hup();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while e.counter("xueliang_config_reloads_total", "outcome", "rejected") < 1.0 {
+        assert!(
+            Instant::now() < deadline,
+            "the broken reload was not counted"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(e.streaming().len(), 3, "{}", e.log_tail());
+    assert!(
+        e.log_tail().contains("defaults.sampling"),
+        "{}",
+        e.log_tail()
+    );
+}
