@@ -508,3 +508,303 @@ fn the_single_node_reloads_its_inventory_on_sighup() {
         e.log_tail()
     );
 }
+
+/// A dispatcher process (`xueliang run --role dispatcher`) on the shared PostgreSQL.
+struct Dispatcher {
+    edge: Edge,
+    api_port: u16,
+}
+
+fn start_dispatcher(dir: &Path, name: &str, broker: &Broker, database: &str) -> Dispatcher {
+    let http_port = broker::free_port();
+    let api_port = broker::free_port();
+    let config = node_config(dir, name, broker, http_port, "file");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "database = \"sqlite://dispatcher.db\"",
+        &format!("database = \"{database}\""),
+    );
+    std::fs::write(&config, text).unwrap();
+    let log = dir.join(format!("{name}.log"));
+    let process = xueliang()
+        .args(["run", "--role", "dispatcher", "--config"])
+        .arg(&config)
+        .arg("--api-listen")
+        .arg(format!("127.0.0.1:{api_port}"))
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    Dispatcher {
+        edge: Edge {
+            name: name.into(),
+            http_port,
+            process: Some(Killed(process)),
+            log,
+        },
+        api_port,
+    }
+}
+
+/// Logs in on a dispatcher's API; returns the bearer token.
+fn login(port: u16, user: &str, password: &str) -> String {
+    use std::io::{Read, Write};
+    let body = serde_json::json!({"username": user, "password": password}).to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            write!(
+                s,
+                "POST /api/v1/login HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+                 Content-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .unwrap();
+            let mut text = String::new();
+            let _ = s.read_to_string(&mut text);
+            if let Some((_, b)) = text.split_once("\r\n\r\n")
+                && let Ok(v) = serde_json::from_str::<serde_json::Value>(b)
+                && let Some(t) = v["token"].as_str()
+            {
+                return t.to_string();
+            }
+        }
+        assert!(Instant::now() < deadline, "cannot log in on port {port}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// Reads a desk's event stream in a thread; the incident ids pushed so far (and, first, the
+/// stream's first lines, for the failure message).
+fn watch_events(port: u16, token: &str) -> std::sync::Arc<std::sync::Mutex<Vec<String>>> {
+    use std::io::Write;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "GET /api/v1/events HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\
+         Authorization: Bearer {token}\r\n\r\n"
+    )
+    .unwrap();
+    let out = seen.clone();
+    std::thread::spawn(move || {
+        for (i, line) in BufReader::new(s).lines().enumerate() {
+            let Ok(line) = line else { break };
+            if i < 12 {
+                out.lock().unwrap().push(format!("line: {line}"));
+            }
+            if let Some(data) = line.strip_prefix("data:")
+                && let Ok(v) = serde_json::from_str::<serde_json::Value>(data.trim())
+                && let Some(id) = v["incident"]["id"].as_str()
+            {
+                out.lock().unwrap().push(id.to_string());
+            }
+        }
+    });
+    seen
+}
+
+#[test]
+fn dispatchers_share_the_alerts_and_fail_over_without_loss() {
+    use xueliang_core::CameraId;
+    use xueliang_core::contract::{AlertV1, EventType, Severity};
+    let broker = Broker::start();
+    broker.create_topic("xueliang.alerts", 6);
+    let pg = xueliang_testkit::postgres::TempDatabase::create();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("cameras.toml"),
+        inventory("127.0.0.1:1", 1, |_| String::new()),
+    )
+    .unwrap();
+
+    let mut d: Vec<Dispatcher> = (1..=2)
+        .map(|i| start_dispatcher(dir.path(), &format!("disp-{i}"), &broker, pg.url()))
+        .collect();
+    // A centre user (sees every incident), stored in the shared database.
+    let out = xueliang()
+        .args([
+            "users",
+            "add",
+            "--username",
+            "duty",
+            "--desk",
+            "futian-centre",
+            "--config",
+        ])
+        .arg(dir.path().join("disp-1.toml"))
+        .env("XUELIANG_PASSWORD", "cluster-test-pw")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Both dispatchers hold part of the six partitions.
+    let held =
+        |d: &Dispatcher| metric(&d.edge.metrics(), "xueliang_dispatcher_assigned_partitions");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let h: Vec<_> = d.iter().map(held).collect();
+        if h.iter().all(|n| n.is_some_and(|n| n > 0.0)) && h.iter().flatten().sum::<f64>() == 6.0 {
+            eprintln!("partitions held: {h:?}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the dispatchers did not share the partitions: {h:?}\n{}\n{}",
+            d[0].edge.log_tail(),
+            d[1].edge.log_tail()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let token = login(d[1].api_port, "duty", "cluster-test-pw");
+    let pushed = watch_events(d[1].api_port, &token);
+    std::thread::sleep(Duration::from_millis(500));
+
+    // 240 alerts from 240 cameras (one incident each), spread over the partitions; the
+    // dispatcher that read half of them is killed -9 half-way.
+    use rdkafka::config::ClientConfig;
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .set("enable.idempotence", "true")
+        .create()
+        .unwrap();
+    const ALERTS: usize = 240;
+    let mut ids = Vec::new();
+    for i in 0..ALERTS {
+        let camera = CameraId::new(format!("4403040000132{:07}", 9000 + i)).unwrap();
+        let a = AlertV1::new(
+            camera.clone(),
+            EventType::ZoneIntrusion,
+            Severity::Major,
+            "cluster-test",
+            chrono::Utc::now(),
+        );
+        ids.push(a.alert_id.to_string());
+        producer
+            .send(
+                BaseRecord::to("xueliang.alerts")
+                    .key(camera.as_str())
+                    .payload(&a.to_json()),
+            )
+            .map_err(|(e, _)| e)
+            .unwrap();
+        producer.poll(Duration::ZERO);
+        if i == ALERTS / 2 {
+            producer.flush(Duration::from_secs(10)).unwrap();
+            std::thread::sleep(Duration::from_millis(300));
+            d[0].edge.kill9();
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    producer.flush(Duration::from_secs(10)).unwrap();
+
+    // Every alert stored once, every incident one alert, and the surviving dispatcher's desk
+    // saw every incident, whichever dispatcher consumed it.
+    let mut db = postgres::Client::connect(pg.url(), postgres::NoTls).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (alerts, per_incident) = loop {
+        let n: i64 = db
+            .query_one(
+                "SELECT COUNT(*) FROM alerts WHERE rule_id = 'cluster-test'",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        let sum: i64 = db
+            .query_one(
+                "SELECT COALESCE(SUM(alert_count), 0)::BIGINT FROM incidents WHERE incident_id IN \
+                 (SELECT incident_id FROM alerts WHERE rule_id = 'cluster-test')",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        if n as usize >= ALERTS || Instant::now() > deadline {
+            break (n as usize, sum as usize);
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(alerts, ALERTS, "alerts lost\n{}", d[1].edge.log_tail());
+    assert_eq!(
+        per_incident, ALERTS,
+        "an alert counted twice in its incident"
+    );
+    let incidents: Vec<String> = db
+        .query(
+            "SELECT DISTINCT incident_id FROM alerts WHERE rule_id = 'cluster-test'",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .collect();
+    assert_eq!(incidents.len(), ALERTS);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let seen: std::collections::BTreeSet<String> =
+            pushed.lock().unwrap().iter().cloned().collect();
+        let missing: Vec<_> = incidents.iter().filter(|i| !seen.contains(*i)).collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {ALERTS} incidents never pushed to the surviving dispatcher's desk; the \
+             stream began: {:?}\n{}",
+            missing.len(),
+            pushed.lock().unwrap().iter().take(12).collect::<Vec<_>>(),
+            d[1].edge
+                .metrics()
+                .lines()
+                .filter(|l| l.contains("push"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The survivor took every partition.
+    assert_eq!(held(&d[1]), Some(6.0));
+}
+
+#[test]
+fn two_dispatchers_on_one_sqlite_file_are_refused() {
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("cameras.toml"),
+        inventory("127.0.0.1:1", 1, |_| String::new()),
+    )
+    .unwrap();
+    let first = start_dispatcher(dir.path(), "one", &broker, "sqlite://dispatcher.db");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while metric(&first.edge.metrics(), "xueliang_up") != Some(1.0) {
+        assert!(Instant::now() < deadline, "{}", first.edge.log_tail());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // A second process with the same data_dir, hence the same SQLite file.
+    let config = node_config(dir.path(), "two", &broker, broker::free_port(), "file");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("data_dir = \"data-two\"", "data_dir = \"data-one\"");
+    std::fs::write(&config, text).unwrap();
+    let out = xueliang()
+        .args(["run", "--role", "dispatcher", "--config"])
+        .arg(&config)
+        .arg("--api-listen")
+        .arg(format!("127.0.0.1:{}", broker::free_port()))
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("another dispatcher is already using the SQLite database")
+            && err.contains("PostgreSQL"),
+        "{err}"
+    );
+    assert!(first.edge.process.is_some());
+}

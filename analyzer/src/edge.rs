@@ -29,7 +29,7 @@ use chrono::Utc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use xueliang_cluster::beat::{BeatV1, NodeRole};
-use xueliang_cluster::view::{View, ViewOptions};
+use xueliang_cluster::view::{Assignment, View, ViewOptions, edge_assignment};
 use xueliang_core::config::{CameraConfig, CameraSource, Settings};
 use xueliang_core::shutdown::Shutdown;
 use xueliang_core::supervise::Tasks;
@@ -43,7 +43,7 @@ enum Feed {
     /// The inventory file's enabled cameras; a new list on each reload.
     File(Option<watch::Receiver<Vec<CameraConfig>>>),
     /// What the cluster view assigns this node.
-    Cluster(View),
+    Cluster(View<Assignment>),
 }
 
 impl Feed {
@@ -58,10 +58,10 @@ impl Feed {
             }
             Feed::File(None) => std::future::pending().await,
             Feed::Cluster(view) => loop {
-                if view.assignments.changed().await.is_err() {
+                if view.updates.changed().await.is_err() {
                     return std::future::pending().await;
                 }
-                if let Some(a) = view.assignments.borrow_and_update().as_ref() {
+                if let Some(a) = view.updates.borrow_and_update().as_ref() {
                     return a.cameras.clone();
                 }
             },
@@ -99,12 +99,11 @@ pub fn start(
             let opts = ViewOptions {
                 brokers: node.kafka.brokers.clone(),
                 nodes_topic: node.kafka.nodes_topic.clone(),
-                inventory_topic: node.kafka.inventory_topic.clone(),
+                inventory_topic: Some(node.kafka.inventory_topic.clone()),
                 timeout_beats: node.cluster.timeout_beats(),
                 heartbeat: node.cluster.heartbeat,
-                node: node.name.clone(),
-                capacity: node.cluster.capacity.get(),
             };
+            let compute = edge_assignment(node.name.clone(), node.cluster.capacity.get());
             let beat = BeatV1 {
                 node: node.name.clone(),
                 role: NodeRole::Edge,
@@ -115,10 +114,8 @@ pub fn start(
                 http: None,
             };
             tracing::info!(node = %node.name, capacity = beat.capacity, "joining the cluster");
-            (
-                Vec::new(),
-                Feed::Cluster(View::start(opts, beat, shutdown.clone())?),
-            )
+            let view = View::start(opts, beat, compute, shutdown.clone())?;
+            (Vec::new(), Feed::Cluster(view))
         }
     };
     let stage = AnalyzerStage::start(

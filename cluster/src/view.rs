@@ -172,27 +172,31 @@ impl ClusterState {
 pub struct ViewOptions {
     pub brokers: String,
     pub nodes_topic: String,
-    pub inventory_topic: String,
+    /// The inventory topic, for views that place cameras (edges); `None`: members only.
+    pub inventory_topic: Option<String>,
     pub timeout_beats: u32,
     pub heartbeat: Duration,
-    /// This edge's name and capacity.
-    pub node: String,
-    pub capacity: usize,
 }
 
-/// The running view (and this node's heartbeat writer).
-pub struct View {
-    pub assignments: watch::Receiver<Option<Assignment>>,
+/// The running view (and this node's heartbeat writer), publishing what `compute` makes of
+/// the cluster's state.
+pub struct View<T> {
+    pub updates: watch::Receiver<Option<T>>,
     thread: std::thread::JoinHandle<()>,
 }
 
-impl View {
+impl<T: Clone + PartialEq + Send + Sync + 'static> View<T> {
     /// Starts the view thread, which creates the topics if needed, then starts this node's
     /// heartbeat and reads. Returns at once: while the broker is unreachable the thread
     /// retries and the receiver stays `None` (this node owns nothing yet). The receiver holds
-    /// `None` until both topics were read to their end, then every change of this node's
-    /// [`Assignment`]. On shutdown the heartbeat writes its tombstone.
-    pub fn start(opts: ViewOptions, beat: BeatV1, shutdown: Shutdown) -> anyhow::Result<View> {
+    /// `None` until the topics were read to their end, then every change of what `compute`
+    /// returns. On shutdown the heartbeat writes its tombstone.
+    pub fn start(
+        opts: ViewOptions,
+        beat: BeatV1,
+        mut compute: impl FnMut(&ClusterState) -> T + Send + 'static,
+        shutdown: Shutdown,
+    ) -> anyhow::Result<View<T>> {
         let (tx, rx) = watch::channel(None);
         let thread = std::thread::Builder::new()
             .name("cluster-view".into())
@@ -229,12 +233,12 @@ impl View {
                         return;
                     }
                 };
-                view_loop(consumer, &opts, ends, &tx, &shutdown);
+                view_loop(consumer, &opts, ends, &mut compute, &tx, &shutdown);
                 heartbeat.stop();
             })
             .context("spawning the cluster view thread")?;
         Ok(View {
-            assignments: rx,
+            updates: rx,
             thread,
         })
     }
@@ -268,7 +272,9 @@ type Ends = BTreeMap<(String, i32), i64>;
 fn connect(opts: &ViewOptions) -> anyhow::Result<(BaseConsumer, Ends)> {
     let t = Duration::from_secs(10);
     topics::ensure_compacted(&opts.brokers, &opts.nodes_topic, 1, t)?;
-    topics::ensure_compacted(&opts.brokers, &opts.inventory_topic, 1, t)?;
+    if let Some(inventory) = &opts.inventory_topic {
+        topics::ensure_compacted(&opts.brokers, inventory, 1, t)?;
+    }
     let consumer = topics::reader(&opts.brokers, "view")?;
     let nodes_parts = topics::partitions(&consumer, &opts.nodes_topic, t)?;
     if nodes_parts != [0] {
@@ -281,13 +287,16 @@ fn connect(opts: &ViewOptions) -> anyhow::Result<(BaseConsumer, Ends)> {
         ))
         .into());
     }
-    let inv_parts = topics::partitions(&consumer, &opts.inventory_topic, t)?;
+    let mut read = vec![(opts.nodes_topic.clone(), nodes_parts)];
+    if let Some(inventory) = &opts.inventory_topic {
+        read.push((
+            inventory.clone(),
+            topics::partitions(&consumer, inventory, t)?,
+        ));
+    }
     let mut tpl = TopicPartitionList::new();
     let mut ends = BTreeMap::new();
-    for (topic, parts) in [
-        (&opts.nodes_topic, &nodes_parts),
-        (&opts.inventory_topic, &inv_parts),
-    ] {
+    for (topic, parts) in &read {
         for p in parts {
             tpl.add_partition_offset(topic, *p, Offset::Beginning)?;
             let (low, high) = consumer
@@ -302,11 +311,12 @@ fn connect(opts: &ViewOptions) -> anyhow::Result<(BaseConsumer, Ends)> {
     Ok((consumer, ends))
 }
 
-fn view_loop(
+fn view_loop<T: PartialEq>(
     consumer: BaseConsumer,
     opts: &ViewOptions,
     mut catching_up: Ends,
-    tx: &watch::Sender<Option<Assignment>>,
+    compute: &mut dyn FnMut(&ClusterState) -> T,
+    tx: &watch::Sender<Option<T>>,
     shutdown: &Shutdown,
 ) {
     let mut state = ClusterState::new(opts.timeout_beats);
@@ -329,7 +339,7 @@ fn view_loop(
                 if m.topic() == opts.nodes_topic {
                     state.node_record(&r);
                 } else {
-                    state.inventory_record(&opts.inventory_topic, &r, &env);
+                    state.inventory_record(m.topic(), &r, &env);
                 }
                 let at = (m.topic().to_string(), m.partition());
                 if catching_up
@@ -368,18 +378,85 @@ fn view_loop(
         }
         if dirty && caught_up {
             dirty = false;
-            let a = state.assignment(&opts.node, opts.capacity);
-            metrics::gauge!(LIVE_NODES, "role" => "edge").set(a.live as f64);
-            metrics::gauge!(OWNED_CAMERAS).set(a.cameras.len() as f64);
-            metrics::gauge!(INVENTORY_CAMERAS).set(state.cameras.len() as f64);
-            metrics::gauge!(INVALID_RECORDS).set(state.invalid.len() as f64);
-            metrics::gauge!(FENCED).set(if a.fenced { 1.0 } else { 0.0 });
-            metrics::gauge!(OVER_CAPACITY).set(a.over_capacity as f64);
-            let changed = tx.borrow().as_ref() != Some(&a);
-            if changed {
-                log_change(tx.borrow().as_ref(), &a, &opts.node, opts.capacity);
-                tx.send_replace(Some(a));
+            let v = compute(&state);
+            if tx.borrow().as_ref() != Some(&v) {
+                tx.send_replace(Some(v));
             }
+        }
+    }
+}
+
+/// What an edge computes: its cameras, with the cluster gauges and a log line per change.
+pub fn edge_assignment(
+    node: String,
+    capacity: usize,
+) -> impl FnMut(&ClusterState) -> Assignment + Send + 'static {
+    let mut last: Option<Assignment> = None;
+    move |state| {
+        let a = state.assignment(&node, capacity);
+        metrics::gauge!(LIVE_NODES, "role" => "edge").set(a.live as f64);
+        metrics::gauge!(OWNED_CAMERAS).set(a.cameras.len() as f64);
+        metrics::gauge!(INVENTORY_CAMERAS).set(state.cameras.len() as f64);
+        metrics::gauge!(INVALID_RECORDS).set(state.invalid.len() as f64);
+        metrics::gauge!(FENCED).set(if a.fenced { 1.0 } else { 0.0 });
+        metrics::gauge!(OVER_CAPACITY).set(a.over_capacity as f64);
+        if last.as_ref() != Some(&a) {
+            log_change(last.as_ref(), &a, &node, capacity);
+            last = Some(a.clone());
+        }
+        a
+    }
+}
+
+/// A dispatcher's share of the alert partitions: the live dispatchers, and whether this one
+/// may claim its part (see [`Membership::may_claim`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Share {
+    pub me: String,
+    /// Live dispatchers and their weights, ordered by name.
+    pub live: Vec<(String, f64)>,
+    pub may_claim: bool,
+}
+
+impl Share {
+    /// The partitions of `topic` (of `partitions`) this dispatcher owns.
+    pub fn owned(&self, topic: &str, partitions: &[i32]) -> Vec<i32> {
+        if !self.may_claim {
+            return Vec::new();
+        }
+        let live: Vec<rendezvous::Candidate<'_>> = self
+            .live
+            .iter()
+            .map(|(n, w)| rendezvous::Candidate {
+                name: n,
+                weight: *w,
+            })
+            .collect();
+        partitions
+            .iter()
+            .copied()
+            .filter(|p| rendezvous::owner(&format!("{topic}/{p}"), &live) == Some(self.me.as_str()))
+            .collect()
+    }
+}
+
+/// What a dispatcher computes: the live dispatchers.
+pub fn dispatcher_share(node: String) -> impl FnMut(&ClusterState) -> Share + Send + 'static {
+    let key = crate::beat::key(NodeRole::Dispatcher, &node);
+    move |state| {
+        let live: Vec<(String, f64)> = state
+            .membership
+            .candidates(NodeRole::Dispatcher)
+            .iter()
+            .map(|c| (c.name.to_string(), c.weight))
+            .collect();
+        metrics::gauge!(LIVE_NODES, "role" => "dispatcher").set(live.len() as f64);
+        let may_claim = state.membership.may_claim(&key);
+        metrics::gauge!(FENCED).set(if may_claim { 0.0 } else { 1.0 });
+        Share {
+            me: node.clone(),
+            live,
+            may_claim,
         }
     }
 }

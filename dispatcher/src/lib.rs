@@ -7,6 +7,7 @@ pub mod clock;
 pub mod consume;
 pub mod policy;
 pub mod push;
+pub mod push_relay;
 pub mod role;
 pub mod routing;
 pub mod serve;

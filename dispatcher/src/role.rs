@@ -1,13 +1,18 @@
 //! The dispatcher role wired in one place: Kafka consumer → router → store (SQLite or
 //! PostgreSQL) → push hub, the desk API and UI, and the escalation timer.
 //!
+//! One dispatcher or several: on SQLite the dispatcher is alone (it locks the database file,
+//! so a second process on the same file is refused) and reads every alert partition; on
+//! PostgreSQL it heartbeats on the nodes topic like an edge and reads its share of the
+//! partitions (`consume`), and any number of dispatchers share the database.
+//!
 //! `xueliang run` and the benchmark harness both start it through [`start`]. Each long-running
 //! part is a supervised task ([`Tasks`]): the consumer, the API server and the escalation
 //! timer end only after shutdown; one that ends earlier has failed the role.
 
 use crate::api::{self, ApiState};
 use crate::clock::SystemClock;
-use crate::consume::{ConsumeOptions, Consumer, ConsumerDeps};
+use crate::consume::{ConsumeOptions, Consumer, ConsumerDeps, Partitions};
 use crate::policy::Policy;
 use crate::push::Hub;
 use crate::routing::Router;
@@ -17,6 +22,8 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use xueliang_cluster::beat::{BeatV1, NodeRole};
+use xueliang_cluster::view::{Share, View, ViewOptions, dispatcher_share};
 use xueliang_core::config::Settings;
 use xueliang_core::shutdown::Shutdown;
 use xueliang_core::supervise::Tasks;
@@ -47,8 +54,16 @@ pub fn start(
         .context("opening the alert store")?,
     );
     tracing::info!(database = %store.describe(), "alert store open");
-    let router = Arc::new(Router::new(node, &settings.jurisdictions)?);
     let hub = Hub::new();
+    let (partitions, view, lock) = if store.shared() {
+        let view = join_cluster(settings, shutdown)?;
+        crate::push_relay::start(&node.dispatcher.database, &hub, shutdown)
+            .context("starting the push relay between dispatchers")?;
+        (Partitions::Shared(view.updates.clone()), Some(view), None)
+    } else {
+        (Partitions::All, None, Some(lock_sqlite(settings)?))
+    };
+    let router = Arc::new(Router::new(node, &settings.jurisdictions)?);
     let cameras: HashMap<_, _> = settings
         .inventory
         .cameras
@@ -60,6 +75,7 @@ pub fn start(
         cameras: Arc::new(move |id| cameras.get(id).cloned()),
         store: store.clone(),
         hub: Some(hub.clone()),
+        partitions,
     };
     let consumer = Consumer::start(
         &node.kafka,
@@ -101,8 +117,86 @@ pub fn start(
     });
     tasks.spawn(ROLE, "alert consumer", async move {
         consumer.join().await?;
+        drop(lock);
         Ok(())
     });
+    if let Some(view) = view {
+        let shutdown = shutdown.clone();
+        tasks.spawn(ROLE, "cluster view", async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tokio::select! {
+                    _ = shutdown.wait() => break,
+                    _ = tick.tick() => anyhow::ensure!(
+                        view.is_running(),
+                        "the cluster view stopped (see the error above)"
+                    ),
+                }
+            }
+            // Writes this dispatcher's tombstone: the others take its partitions now.
+            let _ = tokio::task::spawn_blocking(move || view.join()).await;
+            Ok(())
+        });
+    }
     tracing::info!(api = %format!("http://{api_addr}/api/v1/"), "desk API listening");
     Ok(hub)
+}
+
+/// Heartbeats as a dispatcher and follows the live dispatchers (PostgreSQL only).
+fn join_cluster(settings: &Settings, shutdown: &Shutdown) -> anyhow::Result<View<Share>> {
+    let node = &settings.node;
+    let opts = ViewOptions {
+        brokers: node.kafka.brokers.clone(),
+        nodes_topic: node.kafka.nodes_topic.clone(),
+        inventory_topic: None,
+        timeout_beats: node.cluster.timeout_beats(),
+        heartbeat: node.cluster.heartbeat,
+    };
+    let beat = BeatV1 {
+        node: node.name.clone(),
+        role: NodeRole::Dispatcher,
+        capacity: 1,
+        version: env!("CARGO_PKG_VERSION").into(),
+        incarnation_ms: chrono::Utc::now().timestamp_millis(),
+        seq: 0,
+        http: None,
+    };
+    tracing::info!(node = %node.name, "dispatcher joining the cluster (shared PostgreSQL store)");
+    View::start(
+        opts,
+        beat,
+        dispatcher_share(node.name.clone()),
+        shutdown.clone(),
+    )
+}
+
+/// Holds an exclusive lock on the SQLite database for as long as it lives: two dispatchers on
+/// one SQLite file would each read every partition and fight over the file.
+fn lock_sqlite(settings: &Settings) -> anyhow::Result<std::fs::File> {
+    let node = &settings.node;
+    let rel = node
+        .dispatcher
+        .database
+        .strip_prefix("sqlite://")
+        .unwrap_or(&node.dispatcher.database);
+    let path = node.data_dir.join(format!("{rel}.lock"));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another dispatcher is already using the SQLite database {} (it holds {}); an SQLite \
+             store belongs to one dispatcher — run several dispatchers on PostgreSQL \
+             (dispatcher.database = \"postgres://…\"), or give this one its own data_dir",
+            node.data_dir.join(rel).display(),
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {}", path.display()))
+        }
+    }
 }

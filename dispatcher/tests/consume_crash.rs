@@ -91,7 +91,7 @@ async fn kill_9_mid_stream_loses_nothing() {
         "the child finished before it was killed ({at_kill} at kill); the test proves nothing"
     );
 
-    // Restart with the same group and instance id (static membership).
+    // Restart: it resumes at the offsets stored with the last committed batch.
     let shutdown = Shutdown::new();
     let h = start_consumer(
         &dep,

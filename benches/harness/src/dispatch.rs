@@ -348,6 +348,7 @@ impl Deployment {
             cameras: Arc::new(move |id| cameras.get(id).cloned()),
             store,
             hub: Some(hub.clone()),
+            partitions: xueliang_dispatcher::consume::Partitions::All,
         }
     }
 }

@@ -13,10 +13,9 @@
 //!   anything else runs, so they see a quiet process; the broker's raw produce/consume rate is
 //!   measured at the end, with messages of the mean size of the alerts the run produced
 //!   (evidence snapshots included), once the pipeline is stopped.
-//! - **A fresh edge per step**, the dispatcher, camsim and broker for the whole run: an
-//!   edge's camera inventory is fixed when it starts (`run` reads the files once, at start),
-//!   and a restart also gives each step a clean analyzer queue, tracker state and counters,
-//!   while the consumer group join of the dispatcher (seconds on tansu) happens once.
+//! - **A fresh edge per step**, the dispatcher, camsim and broker for the whole run: a restart
+//!   gives each step a clean analyzer queue, tracker state and counters (an inventory reload
+//!   would keep them), while the dispatcher's start (store, partitions) happens once.
 //! - **Counters, not guesses** ([`probe`]): frames received, decoded, sampled, dropped (per
 //!   reason) and detected come from the stages' own Prometheus counters, read through the
 //!   recorder `xueliang run` installs; CPU per stage from per-thread CPU time by thread name.

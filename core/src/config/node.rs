@@ -224,13 +224,14 @@ struct DispatcherRaw {
     listen: String,
     /// `sqlite://PATH` (relative to data_dir) or `postgres://…`.
     database: String,
-    /// Kafka consumer group.
+    /// librdkafka's `group.id`. No group is joined: partitions are divided among the live
+    /// dispatchers by xueliang, and offsets are stored in the database with the alerts.
     group_id: String,
-    /// Stable `group.instance.id` (static membership); defaults to the node name.
+    /// The name this dispatcher's Kafka client shows the broker; defaults to the node name.
     instance_id: Option<String>,
     /// Alerts of one camera and event type within this window join one incident.
     grouping_window_s: u64,
-    /// Operator alert when the consumer has held no partitions for this long.
+    /// Operator alert when a dispatcher that should read partitions has held none this long.
     no_partitions_alert_s: u64,
     /// Seconds a new incident may wait unacknowledged before it escalates to the centre, per
     /// priority, at the normal duty level (特殊 halves them, 战时 quarters them).

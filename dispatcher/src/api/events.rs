@@ -68,6 +68,7 @@ pub async fn events(
                             .event("duty_level")
                             .json_data(serde_json::json!({ "level": l }))
                             .unwrap_or_default(),
+                        Push::Resync => Event::default().event("resync").data("{\"missed\":0}"),
                     };
                     return Some((Ok(ev), sub));
                 }

@@ -148,6 +148,7 @@ async fn main() -> ExitCode {
         cameras: Arc::new(move |id| inventory.camera(id).cloned()),
         store,
         hub: None,
+        partitions: xueliang_dispatcher::consume::Partitions::All,
     };
     let consumer = match Consumer::start(&kafka, &disp, deps, args.opts, Shutdown::new()) {
         Ok(c) => c,

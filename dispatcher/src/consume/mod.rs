@@ -1,24 +1,27 @@
-//! Consuming Alert v1 from Kafka: decode, route, persist, and only then store the offset.
+//! Consuming Alert v1 from Kafka: decode, route, and persist each batch together with the
+//! offsets that follow it.
 //!
 //! Design decisions:
-//! - **At-least-once, made exactly-once by the store.** `enable.auto.offset.store=false`: the
-//!   offsets of a batch are stored (and later auto-committed) only after the store's
-//!   transaction for the batch returned, and after every malformed message of the batch was
-//!   acknowledged by the dead-letter topic. A crash anywhere before that redelivers the batch;
-//!   the alert id is the idempotency key, so redelivery is counted as a duplicate and
-//!   otherwise harmless.
+//! - **Offsets live in the database, in the batch's transaction.** The position of every
+//!   partition after a batch commits with the batch's alerts (and only after every malformed
+//!   message of the batch was acknowledged by the dead-letter topic). Whoever reads the
+//!   partition next — this process after a crash, another dispatcher after a takeover —
+//!   resumes exactly there: nothing lost, nothing stored twice. Kafka's committed offsets are
+//!   not used. The alert id stays the idempotency key, so a batch read twice (a takeover while
+//!   the old owner finished it) is counted as duplicates and otherwise harmless.
+//! - **Partitions by `assign()`, never by a consumer group.** With SQLite the dispatcher is
+//!   alone and reads every partition; with PostgreSQL several dispatchers divide them with the
+//!   same heartbeats and rendezvous hashing as the edges' cameras (`xueliang-cluster`). The
+//!   test broker's group coordinator does not fail over (see deploy/KAFKA.md), and this does
+//!   within the node timeout. A keeper task applies the share as it changes.
 //! - **Batches.** Up to `batch_max` messages or `batch_linger` after the first one, then one
 //!   store transaction (one fsync) for all of them.
-//! - **Static membership.** `group.instance.id` is the configured instance id: a restarted
-//!   dispatcher takes its partitions back at once, and it avoids the test broker's stuck-group
-//!   defect (see deploy/KAFKA.md). If the consumer still holds no partition for
-//!   `dispatcher.no_partitions_alert`, that is logged at ERROR and raised as a gauge: alerts
-//!   may be piling up unseen. `session.timeout.ms` stays at librdkafka's default (45 s):
-//!   lowered to 6 s, the test broker (tansu 0.6.0) often left the group stuck in SyncGroup.
 //! - **Never drop an alert.** A store failure is retried (with backoff) until it succeeds or
 //!   the process shuts down; the offsets wait. A DLQ send failure is retried likewise.
-//! - Graceful drain: on shutdown the batch being collected is finished, its offsets stored and
-//!   committed synchronously, then the consumer closes.
+//! - If a dispatcher that should read partitions holds none for
+//!   `dispatcher.no_partitions_alert`, that is logged at ERROR and raised as a gauge.
+//! - Graceful drain: on shutdown the batch being collected is finished and stored with its
+//!   offsets, then the consumer closes.
 
 mod dlq;
 mod metrics;
@@ -30,18 +33,20 @@ pub use metrics::{
 };
 
 use crate::routing::Router;
-use crate::store::{AlertRecord, ChangeKind, IncidentChange, Store};
+use crate::store::{AlertRecord, ChangeKind, IncidentChange, PartitionOffset, Store};
 use dlq::DeadLetters;
-use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::consumer::{Consumer as _, StreamConsumer};
+use rdkafka::error::KafkaError;
 use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use xueliang_cluster::view::Share;
 use xueliang_core::CameraId;
 use xueliang_core::config::{CameraConfig, DispatcherConfig, KafkaConfig};
 use xueliang_core::contract::{AlertDecodeError, AlertV1};
@@ -58,6 +63,17 @@ pub struct ConsumerDeps {
     /// Receives the incident change of every newly persisted alert (not duplicates), after
     /// its transaction committed.
     pub hub: Option<crate::push::Hub>,
+    /// Which partitions of the alerts topic to read.
+    pub partitions: Partitions,
+}
+
+/// Which partitions of the alerts topic this dispatcher reads.
+pub enum Partitions {
+    /// Every one (a dispatcher alone on its store: SQLite).
+    All,
+    /// This dispatcher's share among the live dispatchers (`None` until the cluster view has
+    /// read the nodes topic: nothing yet).
+    Shared(watch::Receiver<Option<Share>>),
 }
 
 /// Tuning; the defaults suit production.
@@ -93,8 +109,6 @@ pub enum ConsumeError {
         brokers: String,
         source: KafkaError,
     },
-    #[error("cannot subscribe to `{topic}`: {source}")]
-    Subscribe { topic: String, source: KafkaError },
     #[error("the consumer task panicked or was cancelled")]
     Task,
 }
@@ -131,12 +145,12 @@ pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 pub struct Consumer;
 
 impl Consumer {
-    /// Creates the consumer and the DLQ producer, subscribes to `kafka.alerts_topic` and
-    /// spawns the consume loop on the current tokio runtime.
+    /// Creates the consumer and the DLQ producer, and spawns on the current tokio runtime the
+    /// consume loop and the keeper that assigns it its partitions of `kafka.alerts_topic`.
     pub fn start(
         kafka: &KafkaConfig,
         dispatcher: &DispatcherConfig,
-        deps: ConsumerDeps,
+        mut deps: ConsumerDeps,
         opts: ConsumeOptions,
         shutdown: Shutdown,
     ) -> Result<ConsumerHandle, ConsumeError> {
@@ -150,15 +164,15 @@ impl Consumer {
             }
         };
         let mut cfg = ClientConfig::new();
+        // No group is joined (partitions come from `assign()`): the group id only satisfies
+        // librdkafka, and nothing is committed to Kafka.
         cfg.set("bootstrap.servers", &kafka.brokers)
             .set("group.id", &dispatcher.group_id)
-            .set("group.instance.id", &dispatcher.instance_id)
             .set(
                 "client.id",
                 format!("xueliang-dispatcher-{}", dispatcher.instance_id),
             )
-            .set("enable.auto.commit", "true")
-            .set("auto.commit.interval.ms", "1000")
+            .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
@@ -172,19 +186,24 @@ impl Consumer {
         for (k, v) in &opts.librdkafka {
             cfg.set(k, v);
         }
-        let consumer: StreamConsumer = cfg.create().map_err(client_err("consumer"))?;
-        consumer
-            .subscribe(&[&kafka.alerts_topic])
-            .map_err(|source| ConsumeError::Subscribe {
-                topic: kafka.alerts_topic.clone(),
-                source,
-            })?;
+        let consumer: Arc<StreamConsumer> = Arc::new(cfg.create().map_err(client_err("consumer"))?);
         let dlq = DeadLetters::new(&kafka.brokers, &kafka.dlq_topic)
             .map_err(client_err("dead-letter producer"))?;
         let assigned = Arc::new(AtomicUsize::new(0));
         let starved = Arc::new(AtomicBool::new(false));
+        let expect_none = Arc::new(AtomicBool::new(false));
         ::metrics::gauge!(NO_PARTITIONS).set(0.0);
         ::metrics::gauge!(ASSIGNED_PARTITIONS).set(0.0);
+        let keeper = Keeper {
+            consumer: consumer.clone(),
+            topic: kafka.alerts_topic.clone(),
+            store: deps.store.clone(),
+            assigned: assigned.clone(),
+            expect_none: expect_none.clone(),
+            shutdown: shutdown.clone(),
+        };
+        let partitions = std::mem::replace(&mut deps.partitions, Partitions::All);
+        let keeper = tokio::spawn(keeper.run(partitions));
         let worker = Worker {
             consumer,
             dlq,
@@ -192,12 +211,13 @@ impl Consumer {
             opts,
             no_partitions_after: dispatcher.no_partitions_alert,
             assigned: assigned.clone(),
+            expect_none,
             starved: starved.clone(),
             shutdown,
+            keeper,
         };
         tracing::info!(
             topic = %kafka.alerts_topic,
-            group = %dispatcher.group_id,
             instance = %dispatcher.instance_id,
             "alert consumer started"
         );
@@ -211,14 +231,152 @@ impl Consumer {
 }
 
 struct Worker {
-    consumer: StreamConsumer,
+    consumer: Arc<StreamConsumer>,
     dlq: DeadLetters,
     deps: ConsumerDeps,
     opts: ConsumeOptions,
     no_partitions_after: Duration,
     assigned: Arc<AtomicUsize>,
+    /// True while this dispatcher's share is legitimately empty (more dispatchers than
+    /// partitions, or fenced): no operator alert for holding nothing.
+    expect_none: Arc<AtomicBool>,
     starved: Arc<AtomicBool>,
     shutdown: Shutdown,
+    keeper: JoinHandle<()>,
+}
+
+/// Applies the partition share to the consumer: unassigns what it no longer owns, assigns
+/// what it newly owns at the offsets stored in the database.
+struct Keeper {
+    consumer: Arc<StreamConsumer>,
+    topic: String,
+    store: Arc<dyn Store>,
+    assigned: Arc<AtomicUsize>,
+    expect_none: Arc<AtomicBool>,
+    shutdown: Shutdown,
+}
+
+/// How often the keeper re-reads the topic's partition count (partitions can be added).
+const METADATA_EVERY: Duration = Duration::from_secs(10);
+
+impl Keeper {
+    async fn run(self, mut partitions: Partitions) {
+        let mut held: BTreeSet<i32> = BTreeSet::new();
+        let mut all: Vec<i32> = Vec::new();
+        let mut metadata_at: Option<Instant> = None;
+        loop {
+            if metadata_at.is_none_or(|t| t.elapsed() >= METADATA_EVERY) || all.is_empty() {
+                if let Some(ps) = self.partitions().await {
+                    if ps != all {
+                        tracing::info!(topic = %self.topic, partitions = ps.len(), "alerts topic partitions");
+                    }
+                    all = ps;
+                }
+                metadata_at = Some(Instant::now());
+            }
+            let wanted: BTreeSet<i32> = match &partitions {
+                Partitions::All => all.iter().copied().collect(),
+                Partitions::Shared(rx) => rx
+                    .borrow()
+                    .as_ref()
+                    .map(|s| s.owned(&self.topic, &all))
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect(),
+            };
+            self.expect_none.store(
+                wanted.is_empty() && matches!(partitions, Partitions::Shared(_)),
+                Ordering::Relaxed,
+            );
+            if wanted != held {
+                self.apply(&mut held, &wanted).await;
+            }
+            let changed = async {
+                match &mut partitions {
+                    Partitions::Shared(rx) => {
+                        if rx.changed().await.is_err() {
+                            std::future::pending::<()>().await;
+                        }
+                    }
+                    Partitions::All => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = self.shutdown.wait() => return,
+                _ = changed => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    }
+
+    /// The partitions of the alerts topic, or `None` while the broker does not know it.
+    async fn partitions(&self) -> Option<Vec<i32>> {
+        let consumer = self.consumer.clone();
+        let topic = self.topic.clone();
+        tokio::task::spawn_blocking(move || {
+            let md = consumer
+                .fetch_metadata(Some(&topic), Duration::from_secs(3))
+                .ok()?;
+            let t = md.topics().iter().find(|t| t.name() == topic)?;
+            if t.error().is_some() || t.partitions().is_empty() {
+                return None;
+            }
+            let mut ps: Vec<i32> = t.partitions().iter().map(|p| p.id()).collect();
+            ps.sort_unstable();
+            Some(ps)
+        })
+        .await
+        .ok()
+        .flatten()
+    }
+
+    async fn apply(&self, held: &mut BTreeSet<i32>, wanted: &BTreeSet<i32>) {
+        let gone: Vec<i32> = held.difference(wanted).copied().collect();
+        let new: Vec<i32> = wanted.difference(held).copied().collect();
+        if !gone.is_empty() {
+            let mut tpl = TopicPartitionList::new();
+            for p in &gone {
+                tpl.add_partition(&self.topic, *p);
+            }
+            match self.consumer.incremental_unassign(&tpl) {
+                Ok(()) => {
+                    for p in &gone {
+                        held.remove(p);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "could not release partitions; retrying"),
+            }
+        }
+        if !new.is_empty() {
+            let stored = match self.store.consumer_offsets(&self.topic).await {
+                Ok(o) => o,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the stored offsets; not taking partitions yet");
+                    return;
+                }
+            };
+            let mut tpl = TopicPartitionList::new();
+            for p in &new {
+                let at = stored
+                    .get(p)
+                    .map_or(Offset::Beginning, |o| Offset::Offset(*o));
+                let _ = tpl.add_partition_offset(&self.topic, *p, at);
+            }
+            match self.consumer.incremental_assign(&tpl) {
+                Ok(()) => held.extend(new.iter().copied()),
+                Err(e) => tracing::warn!(error = %e, "could not take partitions; retrying"),
+            }
+        }
+        tracing::info!(
+            topic = %self.topic,
+            released = ?gone,
+            taken = ?new,
+            holding = ?held,
+            "alert partitions changed"
+        );
+        self.assigned.store(held.len(), Ordering::Relaxed);
+        ::metrics::gauge!(ASSIGNED_PARTITIONS).set(held.len() as f64);
+    }
 }
 
 /// The assignment watchdog's state.
@@ -307,10 +465,8 @@ impl Worker {
     }
 
     fn watch(&self, dog: &mut Watchdog) {
-        let n = self.consumer.assignment().map(|t| t.count()).unwrap_or(0);
-        self.assigned.store(n, Ordering::Relaxed);
-        ::metrics::gauge!(ASSIGNED_PARTITIONS).set(n as f64);
-        if n > 0 {
+        let n = self.assigned.load(Ordering::Relaxed);
+        if n > 0 || self.expect_none.load(Ordering::Relaxed) {
             if dog.alerted {
                 tracing::info!(partitions = n, "alert consumer holds partitions again");
                 ::metrics::gauge!(NO_PARTITIONS).set(0.0);
@@ -328,8 +484,7 @@ impl Worker {
             tracing::error!(
                 for_s = since.elapsed().as_secs(),
                 "alert consumer has held no partition of the alerts topic; alerts may not be \
-                 reaching any desk (check the broker and the consumer group; restarting the \
-                 broker clears a stuck group)"
+                 reaching any desk (check that the broker is up and the alerts topic exists)"
             );
         }
     }
@@ -356,25 +511,28 @@ impl Worker {
                 .or_insert(0);
             *e = (*e).max(m.offset() + 1);
         }
-        if !records.is_empty() && !self.persist(records.into()).await {
-            return;
-        }
-        let mut tpl = TopicPartitionList::new();
-        for ((topic, partition), offset) in &next {
-            let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(*offset));
-        }
-        if let Err(e) = self.consumer.store_offsets(&tpl) {
-            // Typically the partition was revoked meanwhile; its new owner gets the batch
-            // again and the store turns it into duplicates.
-            tracing::warn!(error = %e, "could not store offsets after persisting a batch");
-        }
+        let offsets: Vec<PartitionOffset> = next
+            .into_iter()
+            .map(|((topic, partition), next)| PartitionOffset {
+                topic,
+                partition,
+                next,
+            })
+            .collect();
+        self.persist(records.into(), offsets.into()).await;
     }
 
-    /// Persists the records, retrying until it works; `false` when shutdown cut it short.
-    async fn persist(&self, records: Arc<[AlertRecord]>) -> bool {
+    /// Persists the records and the offsets after them, retrying until it works; `false`
+    /// when shutdown cut it short (the batch is read again at the next start).
+    async fn persist(&self, records: Arc<[AlertRecord]>, offsets: Arc<[PartitionOffset]>) -> bool {
         let mut backoff = Duration::from_millis(100);
         let results = loop {
-            match self.deps.store.insert_batch(records.clone()).await {
+            match self
+                .deps
+                .store
+                .insert_batch_at(records.clone(), offsets.clone())
+                .await
+            {
                 Ok(r) => break r,
                 Err(e) => {
                     ::metrics::counter!(STORE_ERRORS_TOTAL).increment(1);
@@ -438,22 +596,23 @@ impl Worker {
         }
     }
 
-    /// Commits the stored offsets and closes the consumer, on a thread of its own and for at
-    /// most [`CLOSE_TIMEOUT`]. librdkafka's synchronous commit and its consumer close both
-    /// wait for the group coordinator; with the broker gone they wait for good, and on an
-    /// async worker that once hung the whole process after "stopped". An abandoned close
-    /// loses nothing: offsets not committed are redelivered and dropped by alert id.
+    /// Closes the consumer on a thread of its own, for at most [`CLOSE_TIMEOUT`]: librdkafka's
+    /// close waits for the broker, and with the broker gone it waits for good (on an async
+    /// worker that once hung the whole process). Nothing is committed to Kafka: the offsets
+    /// are in the database already.
     async fn close(self) {
-        let Worker { consumer, dlq, .. } = self;
+        let Worker {
+            consumer,
+            dlq,
+            keeper,
+            ..
+        } = self;
+        keeper.abort();
+        let _ = keeper.await;
         let (done_tx, done) = tokio::sync::oneshot::channel();
         let spawned = std::thread::Builder::new()
             .name("kafka-consumer-close".into())
             .spawn(move || {
-                match consumer.commit_consumer_state(CommitMode::Sync) {
-                    Ok(()) => {}
-                    Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
-                    Err(e) => tracing::warn!(error = %e, "final offset commit failed"),
-                }
                 drop(consumer);
                 drop(dlq);
                 let _ = done_tx.send(());
@@ -466,8 +625,8 @@ impl Worker {
             Ok(_) => tracing::info!("alert consumer stopped"),
             Err(_) => tracing::warn!(
                 timeout_s = CLOSE_TIMEOUT.as_secs(),
-                "the broker did not answer the consumer's close; leaving it (uncommitted \
-                 offsets are redelivered at the next start and dropped as duplicates)"
+                "the broker did not answer the consumer's close; leaving it (the offsets are \
+                 stored with the alerts, nothing is lost)"
             ),
         }
     }

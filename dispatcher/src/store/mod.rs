@@ -26,6 +26,7 @@ pub mod sql;
 mod sqlite;
 mod worker;
 
+pub use engine::offsets::PartitionOffset;
 pub use engine::{
     Action, Actor, CameraHealthRow, ChangeKind, DeskStats, IncidentChange, IncidentFilter,
     NewSilence, Silence, SilenceScope, User, UserRecord,
@@ -209,7 +210,28 @@ pub trait Store: Send + Sync + 'static {
     fn insert_batch(
         &self,
         batch: Arc<[AlertRecord]>,
+    ) -> BoxFuture<'_, Result<Vec<Inserted>, StoreError>> {
+        self.insert_batch_at(batch, Arc::from([]))
+    }
+
+    /// [`insert_batch`](Store::insert_batch), and in the same transaction moves the
+    /// consumer's stored position of each partition forward to `offsets` (the next offset
+    /// after the batch). Whoever reads those partitions next starts there.
+    fn insert_batch_at(
+        &self,
+        batch: Arc<[AlertRecord]>,
+        offsets: Arc<[PartitionOffset]>,
     ) -> BoxFuture<'_, Result<Vec<Inserted>, StoreError>>;
+
+    /// The consumer's stored positions on `topic`, by partition (absent: never read).
+    fn consumer_offsets(
+        &self,
+        topic: &str,
+    ) -> BoxFuture<'_, Result<std::collections::HashMap<i32, i64>, StoreError>>;
+
+    /// Whether several dispatcher processes may share this store (PostgreSQL: yes; an SQLite
+    /// file belongs to one process).
+    fn shared(&self) -> bool;
 
     /// Persists one alert (a batch of one).
     fn insert_alert<'a>(

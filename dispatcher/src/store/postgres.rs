@@ -301,4 +301,8 @@ impl Backend for Pg {
     fn describe(&self) -> String {
         self.what.clone()
     }
+
+    fn shared(&self) -> bool {
+        true
+    }
 }

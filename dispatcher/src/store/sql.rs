@@ -104,6 +104,11 @@ pub trait Backend: Send + 'static {
 
     /// Where the data lives, for messages (never with a password).
     fn describe(&self) -> String;
+
+    /// Whether other processes may use the same database at once.
+    fn shared(&self) -> bool {
+        false
+    }
 }
 
 /// Runs `f` in one transaction of `b`, returning its value.

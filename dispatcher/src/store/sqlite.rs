@@ -51,6 +51,10 @@ pub(super) const MIGRATIONS: &[(&str, &str)] = &[
         "alerts_rowid",
         include_str!("../../migrations/0003_alerts_rowid.sql"),
     ),
+    (
+        "consumer_offsets",
+        include_str!("../../migrations/0004_consumer_offsets.sql"),
+    ),
 ];
 
 /// How SQLite syncs to disk on commit (`PRAGMA synchronous`).

@@ -2,6 +2,7 @@
 //! job for the one thread that owns the connection; the job runs an `engine` function inside
 //! one transaction.
 
+use super::PartitionOffset;
 use super::engine::{self, Action, Actor, CameraHealthRow, DeskStats, IncidentChange};
 use super::engine::{IncidentFilter, NewSilence, Silence, User, UserRecord};
 use super::sql::{Backend, in_tx};
@@ -24,6 +25,7 @@ type Job = Box<dyn FnOnce(&mut dyn Backend) + Send>;
 pub struct SqlStore {
     tx: mpsc::SyncSender<Job>,
     what: String,
+    shared: bool,
     opts: Arc<StoreOptions>,
 }
 
@@ -47,7 +49,7 @@ impl SqlStore {
         opts: StoreOptions,
     ) -> Result<SqlStore, StoreError> {
         let (tx, rx) = mpsc::sync_channel::<Job>(QUEUE);
-        let (ready_tx, ready_rx) = mpsc::channel::<Result<String, StoreError>>();
+        let (ready_tx, ready_rx) = mpsc::channel::<Result<(String, bool), StoreError>>();
         std::thread::Builder::new()
             .name("alert-store".into())
             .spawn(move || {
@@ -58,7 +60,7 @@ impl SqlStore {
                         return;
                     }
                 };
-                let _ = ready_tx.send(Ok(backend.describe()));
+                let _ = ready_tx.send(Ok((backend.describe(), backend.shared())));
                 while let Ok(job) = rx.recv() {
                     job(&mut backend);
                 }
@@ -68,10 +70,11 @@ impl SqlStore {
                 message: format!("cannot start its thread: {e}"),
                 hint: "",
             })?;
-        let what = ready_rx.recv().map_err(|_| StoreError::Closed)??;
+        let (what, shared) = ready_rx.recv().map_err(|_| StoreError::Closed)??;
         Ok(SqlStore {
             tx,
             what,
+            shared,
             opts: Arc::new(opts),
         })
     }
@@ -106,11 +109,28 @@ impl SqlStore {
 }
 
 impl Store for SqlStore {
-    fn insert_batch(
+    fn insert_batch_at(
         &self,
         batch: Arc<[AlertRecord]>,
+        offsets: Arc<[PartitionOffset]>,
     ) -> BoxFuture<'_, Result<Vec<Inserted>, StoreError>> {
-        self.call(move |t, o| engine::alerts::insert_batch(t, &batch, o))
+        self.call(move |t, o| {
+            let inserted = engine::alerts::insert_batch(t, &batch, o)?;
+            engine::offsets::advance(t, &offsets, o.clock.now())?;
+            Ok(inserted)
+        })
+    }
+
+    fn consumer_offsets(
+        &self,
+        topic: &str,
+    ) -> BoxFuture<'_, Result<std::collections::HashMap<i32, i64>, StoreError>> {
+        let topic = topic.to_owned();
+        self.call(move |t, _| engine::offsets::load(t, &topic))
+    }
+
+    fn shared(&self) -> bool {
+        self.shared
     }
 
     fn alert_count(&self) -> BoxFuture<'_, Result<u64, StoreError>> {

@@ -209,6 +209,7 @@ pub fn start_consumer(
         cameras: Arc::new(move |id| inv.camera(id).cloned()),
         store,
         hub: None,
+        partitions: xueliang_dispatcher::consume::Partitions::All,
     };
     Consumer::start(kafka, disp, deps, opts, shutdown).expect("start consumer")
 }

@@ -3,6 +3,7 @@
 pub mod alerts;
 pub mod duty;
 pub mod incidents;
+pub mod offsets;
 pub mod silences;
 pub mod users;
 
