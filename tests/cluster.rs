@@ -237,7 +237,7 @@ fn apply(config: &Path, inventory: &Path) -> serde_json::Value {
 
 #[test]
 fn cameras_follow_the_live_edges() {
-    let broker = Broker::start();
+    let mut broker = Broker::start();
     let (_camsim, addr) = camsim(CAMERAS);
     let dir = tempfile::tempdir().unwrap();
     let inv = dir.path().join("cameras.toml");
@@ -432,6 +432,48 @@ fn cameras_follow_the_live_edges() {
         edges[leaving].name
     );
     assert!(took < Duration::from_secs(4), "{took:?}");
+
+    // A node joining takes cameras only from the others, and only what it now scores
+    // highest on; nobody else's camera moves.
+    let (alone, _) = settled(&edges, CAMERAS, Duration::from_secs(4));
+    edges.push(Edge::start(dir.path(), "edge-4", &broker, "kafka"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let joined = loop {
+        let (p, _) = settled(&edges, CAMERAS, Duration::from_secs(30));
+        if p.values().any(|o| o == "edge-4") {
+            std::thread::sleep(Duration::from_secs(2));
+            break settled(&edges, CAMERAS, Duration::from_secs(10)).0;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "edge-4 never took a camera: {p:?}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let moved: Vec<_> = alone.keys().filter(|c| alone[*c] != joined[*c]).collect();
+    eprintln!(
+        "edge-4 joined 1 live edge and took {} of {CAMERAS} cameras",
+        moved.len()
+    );
+    for c in &moved {
+        assert_eq!(joined[*c], "edge-4", "{c} moved between two old edges");
+    }
+    assert!(moved.len() < CAMERAS, "the joiner took everything");
+
+    // The broker goes away for longer than the node timeout: nobody is judged gone, every
+    // camera keeps streaming on the edge that had it.
+    broker.kill();
+    std::thread::sleep(Duration::from_secs(8));
+    let p = placement(&edges);
+    let during: BTreeMap<String, String> = p
+        .iter()
+        .filter(|(_, v)| v.len() == 1)
+        .map(|(c, v)| (c.clone(), v[0].clone()))
+        .collect();
+    assert_eq!(
+        during, joined,
+        "a broker outage moved or stopped cameras: {p:?}"
+    );
 }
 
 fn rdkafka_produce(brokers: &str, topic: &str, key: &str, value: &[u8]) {
