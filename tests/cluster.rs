@@ -29,24 +29,10 @@ fn xueliang() -> Command {
 
 /// camsim serving `n` synthetic 360p cameras; returns it and its `host:port`.
 fn camsim(n: usize) -> (Killed, String) {
-    let mut child = xueliang()
-        .args(["camsim", "--port", "0", "--clip", "360p", "--cameras"])
-        .arg(n.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .split("rtsp://")
-        .nth(1)
-        .and_then(|s| s.split('/').next())
-        .unwrap_or_else(|| panic!("no address in camsim's first line: {line:?}"))
-        .to_string();
-    (Killed(child), addr)
+    let mut cmd = xueliang();
+    cmd.args(["camsim", "--port", "0", "--clip", "360p", "--cameras"])
+        .arg(n.to_string());
+    xueliang_testkit::process::camsim(cmd)
 }
 
 fn camera_id(i: usize) -> String {
@@ -170,6 +156,15 @@ impl Edge {
     }
 }
 
+/// Polls `done` every 200 ms until it holds; fails with `what()` after `limit`.
+fn wait_until(limit: Duration, what: impl Fn() -> String, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "{}", what());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// Every series of `name` by the value of `label`.
 fn labelled(text: &str, name: &str, label: &str) -> BTreeMap<String, f64> {
     let key = format!("{label}=\"");
@@ -275,17 +270,15 @@ fn cameras_follow_the_live_edges() {
     let mut edges: Vec<Edge> = (1..=3)
         .map(|i| Edge::start(dir.path(), &format!("edge-{i}"), &broker, "kafka"))
         .collect();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while edges
-        .iter()
-        .any(|e| metric(&e.metrics(), "xueliang_cluster_live_nodes") != Some(3.0))
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the three edges did not see each other"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_until(
+        Duration::from_secs(60),
+        || "the three edges did not see each other".into(),
+        || {
+            edges
+                .iter()
+                .all(|e| metric(&e.metrics(), "xueliang_cluster_live_nodes") == Some(3.0))
+        },
+    );
     let (before, took) = settled(&edges, CAMERAS, Duration::from_secs(30));
     eprintln!("placed {CAMERAS} cameras on 3 edges in {took:?}: {before:?}");
     for e in &edges {
@@ -366,17 +359,15 @@ fn cameras_follow_the_live_edges() {
         "bad-camera",
         b"{\"id\": 3}",
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while edges
-        .iter()
-        .any(|e| metric(&e.metrics(), "xueliang_cluster_inventory_invalid") != Some(1.0))
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the invalid record was not counted"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_until(
+        Duration::from_secs(10),
+        || "the invalid record was not counted".into(),
+        || {
+            edges
+                .iter()
+                .all(|e| metric(&e.metrics(), "xueliang_cluster_inventory_invalid") == Some(1.0))
+        },
+    );
 
     // kill -9 of the busiest edge: its cameras stream again on the survivors, nobody else's
     // camera moves or restarts, and once settled each camera runs once.
@@ -535,14 +526,11 @@ fn the_single_node_reloads_its_inventory_on_sighup() {
     )
     .unwrap();
     hup();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while e.counter("xueliang_config_reloads_total", "outcome", "rejected") < 1.0 {
-        assert!(
-            Instant::now() < deadline,
-            "the broken reload was not counted"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_until(
+        Duration::from_secs(10),
+        || "the broken reload was not counted".into(),
+        || e.counter("xueliang_config_reloads_total", "outcome", "rejected") >= 1.0,
+    );
     assert_eq!(e.streaming().len(), 3, "{}", e.log_tail());
     assert!(
         e.log_tail().contains("defaults.sampling"),
@@ -822,11 +810,11 @@ fn two_dispatchers_on_one_sqlite_file_are_refused() {
     )
     .unwrap();
     let first = start_dispatcher(dir.path(), "one", &broker, "sqlite://dispatcher.db");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while metric(&first.edge.metrics(), "xueliang_up") != Some(1.0) {
-        assert!(Instant::now() < deadline, "{}", first.edge.log_tail());
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_until(
+        Duration::from_secs(30),
+        || first.edge.log_tail(),
+        || metric(&first.edge.metrics(), "xueliang_up") == Some(1.0),
+    );
     // A second process with the same data_dir, hence the same SQLite file.
     let config = node_config(dir.path(), "two", &broker, broker::free_port(), "file");
     let text = std::fs::read_to_string(&config)

@@ -13,7 +13,6 @@ use base64::Engine as _;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -49,24 +48,10 @@ fn start_pipeline_with(
     let topic = format!("e2e-alerts-{}-{}", std::process::id(), broker.port());
 
     // Real RTSP server on a free port; it prints the bound address on stdout.
-    let mut camsim = Command::new(env!("CARGO_BIN_EXE_xueliang"))
-        .args(["camsim", "--cameras", "1", "--port", "0", "--clip", "vtest"])
-        .args(camsim_args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(camsim.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let camsim = Killed(camsim);
-    let addr = line
-        .split("rtsp://")
-        .nth(1)
-        .and_then(|s| s.split('/').next())
-        .unwrap_or_else(|| panic!("no address in camsim's first line: {line:?}"))
-        .to_string();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xueliang"));
+    cmd.args(["camsim", "--cameras", "1", "--port", "0", "--clip", "vtest"])
+        .args(camsim_args);
+    let (camsim, addr) = process::camsim(cmd);
 
     // The demo config, with camera 0 pointed at camsim, the broker and topic of this test.
     let dir = tempfile::tempdir().unwrap();

@@ -96,23 +96,10 @@ pub fn start(
     let (cameras, mut feed) = match node.cluster.cameras {
         CameraSource::File => (enabled(&settings.inventory.cameras), Feed::File(reloads)),
         CameraSource::Kafka => {
-            let opts = ViewOptions {
-                brokers: node.kafka.brokers.clone(),
-                nodes_topic: node.kafka.nodes_topic.clone(),
-                inventory_topic: Some(node.kafka.inventory_topic.clone()),
-                timeout_beats: node.cluster.timeout_beats(),
-                heartbeat: node.cluster.heartbeat,
-            };
+            let opts = ViewOptions::for_node(node, true);
             let compute = edge_assignment(node.name.clone(), node.cluster.capacity.get());
-            let beat = BeatV1 {
-                node: node.name.clone(),
-                role: NodeRole::Edge,
-                capacity: node.cluster.capacity.get().min(u32::MAX as usize) as u32,
-                version: env!("CARGO_PKG_VERSION").into(),
-                incarnation_ms: Utc::now().timestamp_millis(),
-                seq: 0,
-                http: None,
-            };
+            let capacity = node.cluster.capacity.get().min(u32::MAX as usize) as u32;
+            let beat = BeatV1::new(&node.name, NodeRole::Edge, capacity);
             tracing::info!(node = %node.name, capacity = beat.capacity, "joining the cluster");
             let view = View::start(opts, beat, compute, shutdown.clone())?;
             (Vec::new(), Feed::Cluster(view))

@@ -43,6 +43,22 @@ pub struct BeatV1 {
 }
 
 impl BeatV1 {
+    /// The first heartbeat of this process as `role` (the writer numbers beats from 1).
+    pub fn new(node: &str, role: NodeRole, capacity: u32) -> BeatV1 {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        BeatV1 {
+            node: node.to_string(),
+            role,
+            capacity,
+            version: env!("CARGO_PKG_VERSION").into(),
+            incarnation_ms: now.as_millis().min(i64::MAX as u128) as i64,
+            seq: 0,
+            http: None,
+        }
+    }
+
     /// The record key: one per role and node, so a node running both roles beats twice.
     pub fn key(&self) -> String {
         key(self.role, &self.node)

@@ -10,32 +10,13 @@ use anyhow::Context;
 use rdkafka::ClientConfig;
 use rdkafka::ClientContext;
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use xueliang_core::shutdown::Shutdown;
 
 pub const BEATS: &str = "xueliang_cluster_heartbeats_total";
 
-/// What the writer has achieved, for the view and `/metrics`.
-#[derive(Debug, Default)]
-pub struct BeatHealth {
-    delivered: AtomicU64,
-    failed: AtomicU64,
-    /// Milliseconds since the writer started at the last delivered beat; -1 before the first.
-    last_ok_ms: AtomicI64,
-}
-
-impl BeatHealth {
-    pub fn delivered(&self) -> u64 {
-        self.delivered.load(Ordering::Relaxed)
-    }
-}
-
-struct Context_ {
-    health: Arc<BeatHealth>,
-    started: Instant,
-}
+/// Counts delivery reports (the counter is the writer's only output besides the topic).
+struct Context_;
 
 impl ClientContext for Context_ {}
 
@@ -43,15 +24,8 @@ impl ProducerContext for Context_ {
     type DeliveryOpaque = ();
     fn delivery(&self, r: &DeliveryResult<'_>, _: ()) {
         match r {
-            Ok(_) => {
-                self.health.delivered.fetch_add(1, Ordering::Relaxed);
-                self.health
-                    .last_ok_ms
-                    .store(self.started.elapsed().as_millis() as i64, Ordering::Relaxed);
-                metrics::counter!(BEATS, "outcome" => "delivered").increment(1);
-            }
+            Ok(_) => metrics::counter!(BEATS, "outcome" => "delivered").increment(1),
             Err((e, _)) => {
-                self.health.failed.fetch_add(1, Ordering::Relaxed);
                 metrics::counter!(BEATS, "outcome" => "failed").increment(1);
                 tracing::debug!(error = %e, "heartbeat not delivered");
             }
@@ -63,7 +37,6 @@ impl ProducerContext for Context_ {
 pub struct Heartbeat {
     thread: Option<std::thread::JoinHandle<()>>,
     stop: Shutdown,
-    pub health: Arc<BeatHealth>,
 }
 
 impl Heartbeat {
@@ -76,10 +49,6 @@ impl Heartbeat {
         interval: Duration,
         shutdown: Shutdown,
     ) -> anyhow::Result<Heartbeat> {
-        let health = Arc::new(BeatHealth {
-            last_ok_ms: AtomicI64::new(-1),
-            ..BeatHealth::default()
-        });
         let timeout_ms = (interval.as_millis() * 3).max(1500).to_string();
         let producer: BaseProducer<Context_> = ClientConfig::new()
             .set("bootstrap.servers", brokers)
@@ -87,10 +56,7 @@ impl Heartbeat {
             .set("acks", "all")
             .set("linger.ms", "0")
             .set("message.timeout.ms", &timeout_ms)
-            .create_with_context(Context_ {
-                health: health.clone(),
-                started: Instant::now(),
-            })
+            .create_with_context(Context_)
             .context("creating the heartbeat producer")?;
         let stop = Shutdown::new();
         let topic = topic.to_string();
@@ -102,7 +68,6 @@ impl Heartbeat {
         Ok(Heartbeat {
             thread: Some(thread),
             stop,
-            health,
         })
     }
 

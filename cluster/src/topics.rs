@@ -10,6 +10,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::message::Message;
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// One record as read: `value` is `None` for a tombstone.
@@ -79,7 +80,7 @@ pub fn ensure_compacted(
 /// The partitions of `topic` (retried until `timeout`: a topic just created may not be in
 /// the metadata yet).
 pub fn partitions(
-    consumer: &BaseConsumer,
+    consumer: &impl Consumer,
     topic: &str,
     timeout: Duration,
 ) -> anyhow::Result<Vec<i32>> {
@@ -106,66 +107,106 @@ pub fn partitions(
     }
 }
 
+impl Record {
+    pub fn from_message(m: &impl Message) -> Record {
+        Record {
+            key: m
+                .key()
+                .map(|k| String::from_utf8_lossy(k).into_owned())
+                .unwrap_or_default(),
+            value: m.payload().map(<[u8]>::to_vec),
+            partition: m.partition(),
+            offset: m.offset(),
+        }
+    }
+}
+
+/// Reading partitions from their start up to the end they had when reading began.
+///
+/// The end offsets are a lower bound: tansu 0.6.0 reports a high watermark of the last
+/// batch's base offset + 1, so a batch of six records at 0..5 reads as ending at 1. Past the
+/// reported end, reading goes on until a poll comes back empty (a batch arrives whole).
+pub struct CatchUp {
+    ends: BTreeMap<(String, i32), i64>,
+    drained: bool,
+}
+
+impl CatchUp {
+    /// Assigns every partition of `topics` to `consumer` from the beginning and notes where
+    /// each ends now.
+    pub fn assign(consumer: &BaseConsumer, topics: &[(&str, &[i32])]) -> anyhow::Result<CatchUp> {
+        let mut tpl = TopicPartitionList::new();
+        let mut ends = BTreeMap::new();
+        for (topic, parts) in topics {
+            for p in *parts {
+                tpl.add_partition_offset(topic, *p, Offset::Beginning)?;
+                let (low, high) = consumer
+                    .fetch_watermarks(topic, *p, Duration::from_secs(5))
+                    .with_context(|| format!("reading the end offsets of {topic}"))?;
+                if high > low {
+                    ends.insert((topic.to_string(), *p), high);
+                }
+            }
+        }
+        consumer.assign(&tpl)?;
+        Ok(CatchUp {
+            ends,
+            drained: false,
+        })
+    }
+
+    /// A record at `offset` of `topic`/`partition` was read.
+    pub fn read(&mut self, topic: &str, partition: i32, offset: i64) {
+        let at = (topic.to_string(), partition);
+        if self.ends.get(&at).is_some_and(|end| offset + 1 >= *end) {
+            self.ends.remove(&at);
+        }
+    }
+
+    /// A poll came back empty.
+    pub fn idle(&mut self, consumer: &BaseConsumer) {
+        if self.ends.is_empty() {
+            self.drained = true;
+            return;
+        }
+        // The end may be a compacted-away offset: trust the position too.
+        if let Ok(pos) = consumer.position() {
+            for e in pos.elements() {
+                let at = (e.topic().to_string(), e.partition());
+                if let Offset::Offset(o) = e.offset()
+                    && self.ends.get(&at).is_some_and(|end| o >= *end)
+                {
+                    self.ends.remove(&at);
+                }
+            }
+        }
+    }
+
+    /// Every partition was read to its end and a poll after that came back empty.
+    pub fn done(&self) -> bool {
+        self.ends.is_empty() && self.drained
+    }
+}
+
 /// Every record of `topic` from the start up to its end as of now, in offset order per
 /// partition.
 pub fn read_to_end(brokers: &str, topic: &str, timeout: Duration) -> anyhow::Result<Vec<Record>> {
     let consumer = reader(brokers, "read-to-end")?;
     let deadline = Instant::now() + timeout;
     let parts = partitions(&consumer, topic, timeout)?;
-    let mut ends = std::collections::BTreeMap::new();
-    let mut tpl = TopicPartitionList::new();
-    for p in &parts {
-        let (low, high) = consumer
-            .fetch_watermarks(topic, *p, Duration::from_secs(5))
-            .with_context(|| format!("reading the end offsets of {topic}"))?;
-        if high > low {
-            ends.insert(*p, high);
-            tpl.add_partition_offset(topic, *p, Offset::Beginning)?;
-        }
-    }
+    let mut catch_up = CatchUp::assign(&consumer, &[(topic, &parts)])?;
     let mut out = Vec::new();
-    if ends.is_empty() {
-        return Ok(out);
-    }
-    consumer.assign(&tpl)?;
-    // The end offsets are a lower bound: tansu 0.6.0 reports a high watermark of the last
-    // batch's base offset + 1, so a batch of six records at 0..5 reads as ending at 1. Past
-    // the reported end, read on until a poll comes back empty (a batch arrives whole).
-    let mut drained = false;
-    while !ends.is_empty() || !drained {
+    while !catch_up.done() {
         if Instant::now() >= deadline {
             bail!("timed out reading {topic} to its end");
         }
         match consumer.poll(Duration::from_millis(200)) {
             Some(Ok(m)) => {
-                let p = m.partition();
-                out.push(Record {
-                    key: m
-                        .key()
-                        .map(|k| String::from_utf8_lossy(k).into_owned())
-                        .unwrap_or_default(),
-                    value: m.payload().map(<[u8]>::to_vec),
-                    partition: p,
-                    offset: m.offset(),
-                });
-                if ends.get(&p).is_some_and(|end| m.offset() + 1 >= *end) {
-                    ends.remove(&p);
-                }
+                catch_up.read(topic, m.partition(), m.offset());
+                out.push(Record::from_message(&m));
             }
             Some(Err(e)) => tracing::debug!(topic, error = %e, "read error; retrying"),
-            None if ends.is_empty() => drained = true,
-            None => {
-                // The end may be a compacted-away offset: trust the position too.
-                if let Ok(pos) = consumer.position() {
-                    for e in pos.elements() {
-                        if let Offset::Offset(o) = e.offset()
-                            && ends.get(&e.partition()).is_some_and(|end| o >= *end)
-                        {
-                            ends.remove(&e.partition());
-                        }
-                    }
-                }
-            }
+            None => catch_up.idle(&consumer),
         }
     }
     Ok(out)

@@ -11,11 +11,10 @@ use crate::beat::{BeatV1, NodeRole};
 use crate::heartbeat::Heartbeat;
 use crate::membership::{MemberState, Membership};
 use crate::rendezvous;
-use crate::topics::{self, Record};
+use crate::topics::{self, CatchUp, Record};
 use anyhow::Context;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::BaseConsumer;
 use rdkafka::message::Message;
-use rdkafka::{Offset, TopicPartitionList};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -178,6 +177,20 @@ pub struct ViewOptions {
     pub heartbeat: Duration,
 }
 
+impl ViewOptions {
+    /// The brokers, topics and timings of `node`'s configuration; `cameras`: also read the
+    /// inventory topic (an edge).
+    pub fn for_node(node: &xueliang_core::config::NodeConfig, cameras: bool) -> ViewOptions {
+        ViewOptions {
+            brokers: node.kafka.brokers.clone(),
+            nodes_topic: node.kafka.nodes_topic.clone(),
+            inventory_topic: cameras.then(|| node.kafka.inventory_topic.clone()),
+            timeout_beats: node.cluster.timeout_beats(),
+            heartbeat: node.cluster.heartbeat,
+        }
+    }
+}
+
 /// The running view (and this node's heartbeat writer), publishing what `compute` makes of
 /// the cluster's state.
 pub struct View<T> {
@@ -267,9 +280,7 @@ impl std::fmt::Display for Misconfigured {
 
 impl std::error::Error for Misconfigured {}
 
-type Ends = BTreeMap<(String, i32), i64>;
-
-fn connect(opts: &ViewOptions) -> anyhow::Result<(BaseConsumer, Ends)> {
+fn connect(opts: &ViewOptions) -> anyhow::Result<(BaseConsumer, CatchUp)> {
     let t = Duration::from_secs(10);
     topics::ensure_compacted(&opts.brokers, &opts.nodes_topic, 1, t)?;
     if let Some(inventory) = &opts.inventory_topic {
@@ -287,34 +298,22 @@ fn connect(opts: &ViewOptions) -> anyhow::Result<(BaseConsumer, Ends)> {
         ))
         .into());
     }
-    let mut read = vec![(opts.nodes_topic.clone(), nodes_parts)];
-    if let Some(inventory) = &opts.inventory_topic {
-        read.push((
-            inventory.clone(),
-            topics::partitions(&consumer, inventory, t)?,
-        ));
+    let inventory = match &opts.inventory_topic {
+        Some(topic) => Some((topic.as_str(), topics::partitions(&consumer, topic, t)?)),
+        None => None,
+    };
+    let mut read: Vec<(&str, &[i32])> = vec![(&opts.nodes_topic, &nodes_parts)];
+    if let Some((topic, parts)) = &inventory {
+        read.push((topic, parts));
     }
-    let mut tpl = TopicPartitionList::new();
-    let mut ends = BTreeMap::new();
-    for (topic, parts) in &read {
-        for p in parts {
-            tpl.add_partition_offset(topic, *p, Offset::Beginning)?;
-            let (low, high) = consumer
-                .fetch_watermarks(topic, *p, Duration::from_secs(5))
-                .with_context(|| format!("reading the end offsets of {topic}"))?;
-            if high > low {
-                ends.insert((topic.clone(), *p), high);
-            }
-        }
-    }
-    consumer.assign(&tpl)?;
-    Ok((consumer, ends))
+    let catch_up = CatchUp::assign(&consumer, &read)?;
+    Ok((consumer, catch_up))
 }
 
 fn view_loop<T: PartialEq>(
     consumer: BaseConsumer,
     opts: &ViewOptions,
-    mut catching_up: Ends,
+    mut catch_up: CatchUp,
     compute: &mut dyn FnMut(&ClusterState) -> T,
     tx: &watch::Sender<Option<T>>,
     shutdown: &Shutdown,
@@ -322,32 +321,17 @@ fn view_loop<T: PartialEq>(
     let mut state = ClusterState::new(opts.timeout_beats);
     let env = |k: &str| std::env::var(k).ok();
     let mut dirty = true;
-    let mut caught_up = false;
     let mut last_error: Option<std::time::Instant> = None;
     while !shutdown.is_triggered() {
         match consumer.poll(Duration::from_millis(100)) {
             Some(Ok(m)) => {
-                let r = Record {
-                    key: m
-                        .key()
-                        .map(|k| String::from_utf8_lossy(k).into_owned())
-                        .unwrap_or_default(),
-                    value: m.payload().map(<[u8]>::to_vec),
-                    partition: m.partition(),
-                    offset: m.offset(),
-                };
+                let r = Record::from_message(&m);
                 if m.topic() == opts.nodes_topic {
                     state.node_record(&r);
                 } else {
                     state.inventory_record(m.topic(), &r, &env);
                 }
-                let at = (m.topic().to_string(), m.partition());
-                if catching_up
-                    .get(&at)
-                    .is_some_and(|end| m.offset() + 1 >= *end)
-                {
-                    catching_up.remove(&at);
-                }
+                catch_up.read(m.topic(), r.partition, r.offset);
                 dirty = true;
             }
             Some(Err(e)) => {
@@ -358,25 +342,9 @@ fn view_loop<T: PartialEq>(
                     last_error = Some(std::time::Instant::now());
                 }
             }
-            // Caught up: the reported ends were reached and a poll came back empty (the
-            // ends are a lower bound on tansu; see `topics::read_to_end`).
-            None if catching_up.is_empty() => caught_up = true,
-            None => {
-                if !catching_up.is_empty()
-                    && let Ok(pos) = consumer.position()
-                {
-                    for e in pos.elements() {
-                        let at = (e.topic().to_string(), e.partition());
-                        if let Offset::Offset(o) = e.offset()
-                            && catching_up.get(&at).is_some_and(|end| o >= *end)
-                        {
-                            catching_up.remove(&at);
-                        }
-                    }
-                }
-            }
+            None => catch_up.idle(&consumer),
         }
-        if dirty && caught_up {
+        if dirty && catch_up.done() {
             dirty = false;
             let v = compute(&state);
             if tx.borrow().as_ref() != Some(&v) {

@@ -145,22 +145,9 @@ pub fn start(
 /// Heartbeats as a dispatcher and follows the live dispatchers (PostgreSQL only).
 fn join_cluster(settings: &Settings, shutdown: &Shutdown) -> anyhow::Result<View<Share>> {
     let node = &settings.node;
-    let opts = ViewOptions {
-        brokers: node.kafka.brokers.clone(),
-        nodes_topic: node.kafka.nodes_topic.clone(),
-        inventory_topic: None,
-        timeout_beats: node.cluster.timeout_beats(),
-        heartbeat: node.cluster.heartbeat,
-    };
-    let beat = BeatV1 {
-        node: node.name.clone(),
-        role: NodeRole::Dispatcher,
-        capacity: 1,
-        version: env!("CARGO_PKG_VERSION").into(),
-        incarnation_ms: chrono::Utc::now().timestamp_millis(),
-        seq: 0,
-        http: None,
-    };
+    let opts = ViewOptions::for_node(node, false);
+    // Every dispatcher weighs 1: the partitions are divided evenly.
+    let beat = BeatV1::new(&node.name, NodeRole::Dispatcher, 1);
     tracing::info!(node = %node.name, "dispatcher joining the cluster (shared PostgreSQL store)");
     View::start(
         opts,

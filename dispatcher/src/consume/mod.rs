@@ -314,16 +314,7 @@ impl Keeper {
         let consumer = self.consumer.clone();
         let topic = self.topic.clone();
         tokio::task::spawn_blocking(move || {
-            let md = consumer
-                .fetch_metadata(Some(&topic), Duration::from_secs(3))
-                .ok()?;
-            let t = md.topics().iter().find(|t| t.name() == topic)?;
-            if t.error().is_some() || t.partitions().is_empty() {
-                return None;
-            }
-            let mut ps: Vec<i32> = t.partitions().iter().map(|p| p.id()).collect();
-            ps.sort_unstable();
-            Some(ps)
+            xueliang_cluster::topics::partitions(&*consumer, &topic, Duration::from_secs(3)).ok()
         })
         .await
         .ok()
