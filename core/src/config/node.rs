@@ -102,6 +102,9 @@ struct KafkaRaw {
     inventory_topic: String,
     /// Compacted single-partition topic of node heartbeats (key = node name).
     nodes_topic: String,
+    /// Compacted topic of camera status (key = camera id): each edge writes the state of every
+    /// camera it runs every `cluster.status_interval_ms`; the dispatchers read it.
+    status_topic: String,
 }
 
 impl Default for KafkaRaw {
@@ -113,6 +116,7 @@ impl Default for KafkaRaw {
             partitions: 6,
             inventory_topic: "xueliang.cameras".into(),
             nodes_topic: "xueliang.nodes".into(),
+            status_topic: "xueliang.camera-status".into(),
         }
     }
 }
@@ -131,6 +135,11 @@ struct ClusterRaw {
     /// A node whose heartbeat is missing for this long (measured in the other nodes'
     /// heartbeats on the topic, not by clocks) is gone and its cameras move.
     node_timeout_s: u64,
+    /// How often an edge writes the status of each of its cameras to `kafka.status_topic`.
+    status_interval_ms: u64,
+    /// A camera with no status for this long (no edge runs it) opens a `camera_unwatched`
+    /// incident on the dispatcher; 0 turns the check off. Must outlast a normal takeover.
+    unwatched_after_s: u64,
 }
 
 impl Default for ClusterRaw {
@@ -140,6 +149,8 @@ impl Default for ClusterRaw {
             capacity: 64,
             heartbeat_ms: 1000,
             node_timeout_s: 5,
+            status_interval_ms: 2000,
+            unwatched_after_s: 30,
         }
     }
 }
@@ -321,6 +332,7 @@ pub struct KafkaConfig {
     pub partitions: u32,
     pub inventory_topic: String,
     pub nodes_topic: String,
+    pub status_topic: String,
 }
 
 impl KafkaConfig {
@@ -334,6 +346,7 @@ impl KafkaConfig {
             partitions,
             inventory_topic: format!("{alerts_topic}.cameras"),
             nodes_topic: format!("{alerts_topic}.nodes"),
+            status_topic: format!("{alerts_topic}.status"),
         }
     }
 }
@@ -353,6 +366,9 @@ pub struct ClusterConfig {
     pub capacity: NonZeroUsize,
     pub heartbeat: Duration,
     pub node_timeout: Duration,
+    pub status_interval: Duration,
+    /// `None`: the unwatched-camera check is off.
+    pub unwatched_after: Option<Duration>,
 }
 
 impl ClusterConfig {
@@ -547,6 +563,7 @@ impl KafkaRaw {
             ("kafka.dlq_topic", &self.dlq_topic),
             ("kafka.inventory_topic", &self.inventory_topic),
             ("kafka.nodes_topic", &self.nodes_topic),
+            ("kafka.status_topic", &self.status_topic),
         ] {
             if !valid_topic(topic) {
                 e.push(
@@ -568,10 +585,12 @@ impl KafkaRaw {
             &self.dlq_topic,
             &self.inventory_topic,
             &self.nodes_topic,
+            &self.status_topic,
         ];
         for (key, topic) in [
             ("kafka.inventory_topic", &self.inventory_topic),
             ("kafka.nodes_topic", &self.nodes_topic),
+            ("kafka.status_topic", &self.status_topic),
         ] {
             if topics.iter().filter(|t| **t == topic).count() > 1 {
                 e.push(
@@ -591,6 +610,7 @@ impl KafkaRaw {
             partitions: self.partitions,
             inventory_topic: self.inventory_topic,
             nodes_topic: self.nodes_topic,
+            status_topic: self.status_topic,
         }
     }
 }
@@ -629,11 +649,38 @@ impl ClusterRaw {
                  e.g. node_timeout_s = 5 with heartbeat_ms = 1000",
             );
         }
+        if !(200..=60_000).contains(&self.status_interval_ms) {
+            e.push(
+                "cluster.status_interval_ms",
+                format!("{} is outside 200..=60000", self.status_interval_ms),
+                "about 2000 suits most clusters (each edge writes one record per camera per interval)",
+            );
+        }
+        // A takeover leaves a camera without status for up to the node timeout, plus the new
+        // owner's first status interval and an RTSP connect: that must not read as unwatched.
+        let takeover_s = self.node_timeout_s + 2 * self.status_interval_ms.div_ceil(1000) + 5;
+        if self.unwatched_after_s != 0 && self.unwatched_after_s < takeover_s {
+            e.push(
+                "cluster.unwatched_after_s",
+                format!(
+                    "{} s is shorter than a normal takeover (node_timeout_s {} + two status \
+                     intervals + 5 s to connect = {takeover_s} s)",
+                    self.unwatched_after_s, self.node_timeout_s
+                ),
+                &format!(
+                    "set it to at least {takeover_s} (30 suits the defaults), or 0 to turn the \
+                     unwatched-camera check off"
+                ),
+            );
+        }
         ClusterConfig {
             cameras,
             capacity,
             heartbeat: Duration::from_millis(self.heartbeat_ms.clamp(100, 10_000)),
             node_timeout: Duration::from_secs(self.node_timeout_s.max(1)),
+            status_interval: Duration::from_millis(self.status_interval_ms.clamp(200, 60_000)),
+            unwatched_after: (self.unwatched_after_s > 0)
+                .then(|| Duration::from_secs(self.unwatched_after_s)),
         }
     }
 }

@@ -73,10 +73,13 @@ pub enum EventType {
     FrozenPicture,
     /// The lens is covered or the picture black (遮挡).
     LensCovered,
+    /// No edge has reported the camera's status for `cluster.unwatched_after_s`: nobody
+    /// analyses it (分析中断). Raised by the dispatcher, never sent by an edge.
+    CameraUnwatched,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 8] = [
+    pub const ALL: [EventType; 9] = [
         EventType::ZoneIntrusion,
         EventType::LineCrossing,
         EventType::Loitering,
@@ -85,6 +88,7 @@ impl EventType {
         EventType::VideoLoss,
         EventType::FrozenPicture,
         EventType::LensCovered,
+        EventType::CameraUnwatched,
     ];
 
     /// The wire name, as used in config matchers and metric labels.
@@ -98,6 +102,7 @@ impl EventType {
             EventType::VideoLoss => "video_loss",
             EventType::FrozenPicture => "frozen_picture",
             EventType::LensCovered => "lens_covered",
+            EventType::CameraUnwatched => "camera_unwatched",
         }
     }
 
@@ -105,7 +110,10 @@ impl EventType {
     pub fn is_camera_fault(self) -> bool {
         matches!(
             self,
-            EventType::VideoLoss | EventType::FrozenPicture | EventType::LensCovered
+            EventType::VideoLoss
+                | EventType::FrozenPicture
+                | EventType::LensCovered
+                | EventType::CameraUnwatched
         )
     }
 }

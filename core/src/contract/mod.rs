@@ -1,16 +1,19 @@
 //! The wire contract: what crosses process boundaries (Kafka, the HTTP API, the store).
 //!
-//! Every type here is versioned by its module's contract version and denies unknown fields.
+//! Every type here is versioned by its module's contract version and denies unknown fields
+//! (camera status excepted: see its module).
 //! Times are RFC 3339 UTC. The JSON Schemas under `deploy/schema/` are generated from these
 //! types by [`schemas`] and checked against the code by a test.
 
 mod alert;
 mod camera;
+mod camera_status;
 mod desk;
 mod incident;
 
 pub use alert::*;
 pub use camera::*;
+pub use camera_status::*;
 pub use desk::*;
 pub use incident::*;
 
@@ -19,6 +22,10 @@ pub fn schemas() -> Vec<(&'static str, schemars::Schema)> {
     vec![
         ("alert-v1.schema.json", schemars::schema_for!(AlertV1)),
         ("camera-v1.schema.json", schemars::schema_for!(CameraV1)),
+        (
+            "camera-status-v1.schema.json",
+            schemars::schema_for!(CameraStatusV1),
+        ),
         ("desk-v1.schema.json", schemars::schema_for!(DeskV1)),
         (
             "jurisdiction-v1.schema.json",
