@@ -16,6 +16,9 @@
 //!   channel (SIGHUP); with `"kafka"` it runs what the cluster view assigns it
 //!   (`xueliang-cluster`). Either way a change restarts only the cameras that changed, and
 //!   ingest, camera health and the rules learn the new set together.
+//! - **Every camera's status** (state, frame rates, active faults, this node) goes to the
+//!   status topic every `cluster.status_interval_ms` and whenever the camera set changes
+//!   (`crate::status`): it is how the dispatchers know that somebody watches each camera.
 //! - **Drain order on shutdown:** ingest stops, the analyzer finishes what it accepted, the
 //!   publisher delivers or spools every alert (bounded by `drain_timeout_s`; what is left
 //!   stays in the spool for the next start).
@@ -24,6 +27,7 @@ use crate::health::HealthMonitor;
 use crate::model::resolve_model;
 use crate::pipeline::AnalyzerStage;
 use crate::publish::{AlertPublisher, PublisherOptions};
+use crate::status::{StatusSampler, StatusWriter};
 use anyhow::Context;
 use chrono::Utc;
 use std::time::{Duration, Instant};
@@ -119,11 +123,17 @@ pub fn start(
     let ingest = Ingest::start(&node.ingest, cameras, frames_tx, shutdown.clone())
         .context("starting ingest")?;
 
+    let status = StatusWriter::start(&node.kafka, node.cluster.status_interval, shutdown.clone())
+        .context("starting the camera-status writer")?;
+    let mut sampler = StatusSampler::new(&node.name);
+    let status_every = node.cluster.status_interval;
     let shutdown = shutdown.clone();
     let health_alerts = publisher.sender();
     let publisher_health = publisher.health();
     tasks.spawn(ROLE, "ingest → analyzer bridge", async move {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut status_tick = tokio::time::interval(status_every);
+        status_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut faults = Vec::new();
         let mut failure = None;
         loop {
@@ -137,6 +147,11 @@ pub fn start(
                     ingest.reload(cameras.clone());
                     monitor.set_cameras(&cameras, Instant::now());
                     stage.update_cameras(cameras);
+                    // Cameras just taken over say so at once, not an interval later.
+                    status.offer(sampler.sample(&ingest, &monitor, Instant::now()));
+                }
+                _ = status_tick.tick() => {
+                    status.offer(sampler.sample(&ingest, &monitor, Instant::now()));
                 }
                 _ = tick.tick() => {
                     faults.extend(monitor.tick(Instant::now(), Utc::now()));
@@ -160,6 +175,7 @@ pub fn start(
             }
         }
         drop(health_alerts);
+        let _ = tokio::task::spawn_blocking(move || status.stop()).await;
         ingest.stop().await;
         if let Feed::Cluster(view) = feed {
             // Writes this node's tombstone: the others take its cameras now.

@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use xueliang_core::CameraId;
 use xueliang_core::config::{CameraConfig, HealthThresholds};
+use xueliang_core::contract::EventType;
 use xueliang_core::frame::LumaStats;
 
 /// Mean absolute difference (0–255) of two thumbnails under which the picture is "unchanged".
@@ -147,6 +148,22 @@ impl HealthMonitor {
         out
     }
 
+    /// The faults raised on `camera` and not cleared since, as event types (for its status).
+    pub fn active_faults(&self, camera: &CameraId) -> Vec<EventType> {
+        let Some(h) = self.cameras.get(camera) else {
+            return Vec::new();
+        };
+        [
+            CameraFault::VideoLoss,
+            CameraFault::FrozenPicture,
+            CameraFault::LensCovered,
+        ]
+        .into_iter()
+        .filter(|f| h.raised[slot(*f)])
+        .map(CameraFault::event_type)
+        .collect()
+    }
+
     /// Call about once a second: raises video loss for cameras silent longer than allowed.
     pub fn tick(&mut self, now: Instant, wall: DateTime<Utc>) -> Vec<RuleEvent> {
         let mut out = Vec::new();
@@ -199,7 +216,6 @@ fn clear(camera: &CameraId, h: &mut CameraHealth, fault: CameraFault) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use xueliang_core::contract::EventType;
 
     fn camera(id: &str) -> CameraConfig {
         let text = format!(

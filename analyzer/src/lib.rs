@@ -11,5 +11,6 @@ pub mod model;
 pub mod pipeline;
 pub mod publish;
 pub mod rules;
+pub mod status;
 pub mod tracker;
 pub mod types;
