@@ -3,6 +3,7 @@
 //! whole role for `xueliang run` and the benchmarks.
 
 pub mod api;
+pub mod camera_status;
 pub mod clock;
 pub mod consume;
 pub mod policy;

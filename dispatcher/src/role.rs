@@ -6,6 +6,10 @@
 //! PostgreSQL it heartbeats on the nodes topic like an edge and reads its share of the
 //! partitions (`consume`), and any number of dispatchers share the database.
 //!
+//! Camera status: every dispatcher reads the status topic the edges write, shows it on the
+//! desks, raises `camera_unwatched` for a camera nobody runs and closes camera-fault
+//! incidents the camera's own status shows are over (`crate::camera_status`).
+//!
 //! `xueliang run` and the benchmark harness both start it through [`start`]. Each long-running
 //! part is a supervised task ([`Tasks`]): the consumer, the API server and the escalation
 //! timer end only after shutdown; one that ends earlier has failed the role.
@@ -86,6 +90,29 @@ pub fn start(
     )
     .context("starting the alert consumer")?;
 
+    let board = crate::camera_status::board::Board::default();
+    let reader = crate::camera_status::board::start_reader(
+        &node.kafka.brokers,
+        &node.kafka.status_topic,
+        board.clone(),
+        shutdown.clone(),
+    )
+    .context("starting the camera-status reader")?;
+    let watcher = crate::camera_status::Watcher {
+        board: board.clone(),
+        store: store.clone(),
+        hub: hub.clone(),
+        router: router.clone(),
+        cameras: Arc::new(settings.inventory.cameras.clone()),
+        unwatched_after: node.cluster.unwatched_after,
+    };
+    let watch_shutdown = shutdown.clone();
+    tasks.spawn(ROLE, "camera-status watcher", async move {
+        watcher.run(watch_shutdown).await;
+        let _ = tokio::task::spawn_blocking(move || reader.join()).await;
+        Ok(())
+    });
+
     let state = ApiState::new(
         store.clone(),
         hub.clone(),
@@ -96,7 +123,8 @@ pub fn start(
         &settings.jurisdictions.areas,
         node.dispatcher.session_ttl,
         shutdown.clone(),
-    );
+    )
+    .with_status(board);
     let listener = crate::serve::bind(
         api_listen.unwrap_or(node.dispatcher.listen),
         "the desk API",

@@ -58,6 +58,10 @@ export const TEXT = {
     sla: "按时签收率",
     cameras: "点位状态",
     healthLabel: "状态",
+    streamLabel: "视频流",
+    nodeLabel: "分析节点",
+    fpsLabel: "分析帧率",
+    noStatus: "未上报",
     setDuty: "设置勤务等级",
     escalatedList: "升级警情",
     needUnit: "请填写出警单位",
@@ -73,8 +77,23 @@ export const TEXT = {
       video_loss: "视频丢失",
       frozen_picture: "画面冻结",
       lens_covered: "镜头遮挡",
+      camera_unwatched: "分析中断",
     },
-    st: { new: "待签收", acknowledged: "已签收", dispatched: "已派警", closed: "已办结" },
+    stream: {
+      connecting: "连接中",
+      streaming: "正常",
+      stalled: "卡顿",
+      offline: "离线",
+      auth_failed: "认证失败",
+      unsupported_codec: "编码不支持",
+      disabled: "已停用",
+    },
+    st: {
+      new: "待签收",
+      acknowledged: "已签收",
+      dispatched: "已派警",
+      closed: "已办结",
+    },
     dutyLevel: { normal: "平时", special: "特殊", wartime: "战时" },
     disp: {
       true_alarm: "真实警情",
@@ -150,6 +169,10 @@ export const TEXT = {
     sla: "Acked in SLA",
     cameras: "Cameras",
     healthLabel: "Health",
+    streamLabel: "Stream",
+    nodeLabel: "Edge node",
+    fpsLabel: "Analysed fps",
+    noStatus: "Never reported",
     setDuty: "Set duty level",
     escalatedList: "Escalated incidents",
     needUnit: "Enter the patrol unit",
@@ -165,8 +188,23 @@ export const TEXT = {
       video_loss: "Video loss",
       frozen_picture: "Frozen picture",
       lens_covered: "Lens covered",
+      camera_unwatched: "Not analysed",
     },
-    st: { new: "New", acknowledged: "Acknowledged", dispatched: "Dispatched", closed: "Closed" },
+    stream: {
+      connecting: "Connecting",
+      streaming: "Streaming",
+      stalled: "Stalled",
+      offline: "Offline",
+      auth_failed: "Auth failed",
+      unsupported_codec: "Unsupported codec",
+      disabled: "Disabled",
+    },
+    st: {
+      new: "New",
+      acknowledged: "Acknowledged",
+      dispatched: "Dispatched",
+      closed: "Closed",
+    },
     dutyLevel: { normal: "Normal", special: "Special", wartime: "Wartime" },
     disp: {
       true_alarm: "True alarm",
@@ -203,4 +241,6 @@ export function age(iso) {
 
 /** A wall-clock time in the desk's language, 24-hour. */
 export const clock = (iso) =>
-  new Date(iso).toLocaleString(state.lang === "zh" ? "zh-CN" : "en-GB", { hour12: false });
+  new Date(iso).toLocaleString(state.lang === "zh" ? "zh-CN" : "en-GB", {
+    hour12: false,
+  });

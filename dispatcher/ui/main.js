@@ -103,6 +103,12 @@ function renderShell() {
   }
 }
 
+// Camera states change without an incident (a takeover, a stream that recovers): the
+// overview re-reads them every few seconds while it is shown.
+setInterval(() => {
+  if (state.me && state.view === "overview" && !document.hidden) loadOverview();
+}, 5000);
+
 // A view change redraws the shell and loads what the view shows.
 subscribe(["view"], ({ view }) => {
   renderShell();

@@ -146,20 +146,42 @@ function escalatedList(escalated) {
   );
 }
 
+// What the camera's edge last reported: its stream state, the edge (node) that runs it and
+// the analysed frame rate. No status at all: no edge ever ran it.
+function liveCells(c) {
+  const s = c.status;
+  if (!s)
+    return [h("td", { class: "stream none" }, t("noStatus")), h("td", {}, "—"), h("td", {}, "—")];
+  const unwatched = c.faults.includes("camera_unwatched");
+  return [
+    h(
+      "td",
+      {
+        class: `stream ${unwatched ? "unwatched" : s.state}`,
+        title: s.reason || "",
+      },
+      unwatched ? tt("event", "camera_unwatched") : tt("stream", s.state),
+    ),
+    h("td", { class: "node" }, s.node),
+    h("td", { class: "fps" }, unwatched ? "—" : String(s.fps_analysed)),
+  ];
+}
+
 function cameraHealth() {
   return h(
     "table",
     { id: "camera-health" },
-    headRow(["camera", "desk", "healthLabel"]),
+    headRow(["camera", "desk", "streamLabel", "nodeLabel", "fpsLabel", "healthLabel"]),
     h(
       "tbody",
       {},
       state.cameras.map((c) =>
         h(
           "tr",
-          {},
+          { "data-camera": c.id },
           h("td", {}, c.name),
           h("td", {}, deskName(c.desk_id)),
+          ...liveCells(c),
           h(
             "td",
             { class: `health ${c.health}` },

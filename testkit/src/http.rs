@@ -7,9 +7,15 @@ use std::time::Duration;
 
 /// One GET of `path` on `127.0.0.1:port`: `(status, body)`, or `None` if nothing answered.
 pub fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    get_as(port, path, None)
+}
+
+/// [`get`] with `Authorization: Bearer {token}` when a token is given (the desk API).
+pub fn get_as(port: u16, path: &str, token: Option<&str>) -> Option<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n{auth}\r\n").ok()?;
     let mut text = String::new();
     s.read_to_string(&mut text).ok()?;
     let status = text.split_whitespace().nth(1)?.parse().ok()?;

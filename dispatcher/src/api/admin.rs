@@ -7,10 +7,11 @@ use crate::store::{DeskStats, NewSilence, Silence, SilenceScope};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
-use xueliang_core::contract::{CameraV1, DeskV1, DutyLevel, EventType};
+use xueliang_core::contract::{CameraV1, DeskV1, DutyLevel, EventType, StreamState};
 use xueliang_core::{CameraId, DeskId};
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
@@ -24,6 +25,49 @@ pub struct CameraStatus {
     pub health: String,
     pub faults: Vec<EventType>,
     pub enabled: bool,
+    /// The latest status its edge reported (absent: no edge ever reported it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<LiveStatus>,
+}
+
+/// What the edge running a camera last said about it (the status topic).
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct LiveStatus {
+    pub state: StreamState,
+    /// The edge that runs it.
+    pub node: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_frame_at: Option<DateTime<Utc>>,
+    pub fps_received: f32,
+    pub fps_analysed: f32,
+    pub reconnects: u64,
+    /// When the edge wrote it (the edge's clock).
+    pub observed_at: DateTime<Utc>,
+    /// Seconds since this dispatcher read it live; absent when it was read only as history
+    /// at start (nobody has reported the camera since).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heard_s_ago: Option<u64>,
+}
+
+impl LiveStatus {
+    fn from_entry(e: crate::camera_status::board::Entry, now: std::time::Instant) -> LiveStatus {
+        let s = e.status;
+        LiveStatus {
+            state: s.state,
+            node: s.node,
+            reason: s.reason,
+            last_frame_at: s.last_frame_at,
+            fps_received: s.fps_received,
+            fps_analysed: s.fps_analysed,
+            reconnects: s.reconnects,
+            observed_at: s.observed_at,
+            heard_s_ago: e
+                .live_at
+                .map(|t| now.saturating_duration_since(t).as_secs()),
+        }
+    }
 }
 
 pub async fn cameras(
@@ -31,6 +75,8 @@ pub async fn cameras(
     caller: Caller,
 ) -> Result<Json<Vec<CameraStatus>>, ApiError> {
     let faults = st.store.camera_faults().await?;
+    let now = std::time::Instant::now();
+    let board = st.status.lock();
     let out = st
         .cameras
         .iter()
@@ -48,6 +94,11 @@ pub async fn cameras(
                 health: if f.is_empty() { "ok" } else { "fault" }.into(),
                 faults: f,
                 enabled: c.config.enabled,
+                status: board
+                    .entries
+                    .get(&c.config.id)
+                    .cloned()
+                    .map(|e| LiveStatus::from_entry(e, now)),
             }
         })
         .collect();

@@ -51,6 +51,8 @@ pub struct ApiState {
     pub session_ttl: Duration,
     pub shutdown: Shutdown,
     pub map: Arc<map::MapView>,
+    /// The cameras' live status from the status topic (empty in tests that run no reader).
+    pub status: crate::camera_status::board::Board,
 }
 
 impl ApiState {
@@ -97,7 +99,14 @@ impl ApiState {
             cameras: Arc::new(cameras),
             session_ttl,
             shutdown,
+            status: Default::default(),
         }
+    }
+
+    /// Shows the cameras' live status from `board` in the camera list.
+    pub fn with_status(mut self, board: crate::camera_status::board::Board) -> ApiState {
+        self.status = board;
+        self
     }
 
     pub fn desk(&self, id: &DeskId) -> Option<&DeskV1> {
