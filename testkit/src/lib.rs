@@ -10,6 +10,10 @@
 //!   drop ([`TempDatabase`]), failing with the fix (or, for the suites that test PostgreSQL
 //!   beside SQLite, skipping outside CI) when no server is configured;
 //! - [`deploy`]: the shipped single-node deployment (`deploy/single-node`), parsed;
+//! - [`compose`]: the deployments for more than one machine (`deploy/compose`,
+//!   `deploy/kubernetes`) as data: their YAML documents, the compose services and the cluster
+//!   topology compose runs ([`compose::topology`]: the edges' and dispatchers' node names, the
+//!   cameras), for the tests that run or check that cluster;
 //! - [`city`]: a synthetic city for routing tests and benchmarks (a lattice of station
 //!   polygons, optionally with holes, enclaves, MultiPolygons and exclave islands; grids; a
 //!   route tree; cameras with one alert each);
@@ -25,6 +29,7 @@
 
 pub mod broker;
 pub mod city;
+pub mod compose;
 pub mod deploy;
 pub mod http;
 pub mod postgres;
