@@ -21,6 +21,7 @@
 //! Heartbeats on a topic behave the same on both brokers.
 
 pub mod beat;
+pub mod follow;
 pub mod heartbeat;
 pub mod inventory;
 pub mod membership;

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod camera_status;
+pub mod catalog;
 pub mod clock;
 pub mod consume;
 pub mod policy;

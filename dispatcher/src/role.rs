@@ -15,6 +15,7 @@
 //! timer end only after shutdown; one that ends earlier has failed the role.
 
 use crate::api::{self, ApiState};
+use crate::catalog::Catalog;
 use crate::clock::SystemClock;
 use crate::consume::{ConsumeOptions, Consumer, ConsumerDeps, Partitions};
 use crate::policy::Policy;
@@ -22,13 +23,13 @@ use crate::push::Hub;
 use crate::routing::Router;
 use crate::store::{self, Store, StoreOptions};
 use anyhow::Context;
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use xueliang_cluster::beat::{BeatV1, NodeRole};
+use xueliang_cluster::follow::InventoryFollower;
 use xueliang_cluster::view::{Share, View, ViewOptions, dispatcher_share};
-use xueliang_core::config::Settings;
+use xueliang_core::config::{CameraSource, Settings};
 use xueliang_core::shutdown::Shutdown;
 use xueliang_core::supervise::Tasks;
 
@@ -46,9 +47,11 @@ pub fn start(
 ) -> anyhow::Result<Hub> {
     let node = &settings.node;
     let clock = Arc::new(SystemClock);
+    let password = store::database_password(&node.dispatcher)?;
     let store: Arc<dyn Store> = Arc::new(
         store::open(
             &node.dispatcher.database,
+            password.as_ref(),
             &node.data_dir,
             StoreOptions {
                 policy: Policy::from_config(node),
@@ -61,22 +64,26 @@ pub fn start(
     let hub = Hub::new();
     let (partitions, view, lock) = if store.shared() {
         let view = join_cluster(settings, shutdown)?;
-        crate::push_relay::start(&node.dispatcher.database, &hub, shutdown)
+        let pg = store::postgres_config(&node.dispatcher.database, password.as_ref())?;
+        crate::push_relay::start(pg, &hub, shutdown)
             .context("starting the push relay between dispatchers")?;
         (Partitions::Shared(view.updates.clone()), Some(view), None)
     } else {
         (Partitions::All, None, Some(lock_sqlite(settings)?))
     };
     let router = Arc::new(Router::new(node, &settings.jurisdictions)?);
-    let cameras: HashMap<_, _> = settings
-        .inventory
-        .cameras
-        .iter()
-        .map(|c| (c.id.clone(), c.clone()))
-        .collect();
+    let catalog = Catalog::new(
+        &settings.inventory.cameras,
+        router.clone(),
+        &settings.jurisdictions.areas,
+    );
+    if node.cluster.cameras == CameraSource::Kafka {
+        follow_inventory(settings, &catalog, shutdown, tasks)?;
+    }
+    let lookup = catalog.clone();
     let deps = ConsumerDeps {
         router: router.clone(),
-        cameras: Arc::new(move |id| cameras.get(id).cloned()),
+        cameras: Arc::new(move |id| lookup.camera(id)),
         store: store.clone(),
         hub: Some(hub.clone()),
         partitions,
@@ -103,7 +110,7 @@ pub fn start(
         store: store.clone(),
         hub: hub.clone(),
         router: router.clone(),
-        cameras: Arc::new(settings.inventory.cameras.clone()),
+        catalog: catalog.clone(),
         unwatched_after: node.cluster.unwatched_after,
     };
     let watch_shutdown = shutdown.clone();
@@ -118,9 +125,7 @@ pub fn start(
         hub.clone(),
         clock,
         node.desks.clone(),
-        &settings.inventory.cameras,
-        &router,
-        &settings.jurisdictions.areas,
+        catalog,
         node.dispatcher.session_ttl,
         shutdown.clone(),
     )
@@ -168,6 +173,44 @@ pub fn start(
     }
     tracing::info!(api = %format!("http://{api_addr}/api/v1/"), "desk API listening");
     Ok(hub)
+}
+
+/// Follows the inventory topic (`cluster.cameras = "kafka"`), as the edges do: each change
+/// replaces the catalogue the consumer routes with, the desks list and the watcher judges.
+/// Until the topic has been read the inventory file's cameras serve.
+fn follow_inventory(
+    settings: &Settings,
+    catalog: &Catalog,
+    shutdown: &Shutdown,
+    tasks: &mut Tasks,
+) -> anyhow::Result<()> {
+    let kafka = &settings.node.kafka;
+    let follower =
+        InventoryFollower::start(&kafka.brokers, &kafka.inventory_topic, shutdown.clone())?;
+    let catalog = catalog.clone();
+    let shutdown = shutdown.clone();
+    tasks.spawn(ROLE, "inventory follower", async move {
+        let mut updates = follower.updates.clone();
+        loop {
+            tokio::select! {
+                _ = shutdown.wait() => break,
+                changed = updates.changed() => {
+                    if changed.is_err() {
+                        anyhow::ensure!(shutdown.is_triggered(), "the inventory follower stopped");
+                        break;
+                    }
+                    let cameras = updates.borrow_and_update().clone();
+                    if let Some(cameras) = cameras {
+                        catalog.replace(&cameras);
+                        tracing::info!(cameras = cameras.len(), "camera inventory from the topic applied");
+                    }
+                }
+            }
+        }
+        let _ = tokio::task::spawn_blocking(move || follower.join()).await;
+        Ok(())
+    });
+    Ok(())
 }
 
 /// Heartbeats as a dispatcher and follows the live dispatchers (PostgreSQL only).

@@ -84,9 +84,11 @@ async fn server() -> Server {
         hub.clone(),
         Arc::new(SystemClock),
         dep.node.desks.clone(),
-        &dep.inventory.cameras,
-        &dep.router,
-        &dep.areas,
+        xueliang_dispatcher::catalog::Catalog::new(
+            &dep.inventory.cameras,
+            dep.router.clone(),
+            &dep.areas,
+        ),
         Duration::from_secs(3600),
         shutdown.clone(),
     );

@@ -77,7 +77,8 @@ pub async fn cameras(
     let faults = st.store.camera_faults().await?;
     let now = std::time::Instant::now();
     let board = st.status.lock();
-    let out = st
+    let snap = st.catalog.snapshot();
+    let out = snap
         .cameras
         .iter()
         .filter(|c| caller.is_centre() || c.desk_id == caller.user.desk_id)

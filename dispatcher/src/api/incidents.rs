@@ -36,7 +36,12 @@ pub async fn list(
 ) -> Result<Json<Vec<IncidentSummary>>, ApiError> {
     filter.visible_to = (!caller.is_centre()).then(|| caller.user.desk_id.clone());
     let rows = st.store.list_incidents(filter).await?;
-    Ok(Json(rows.into_iter().map(|i| st.summarise(i)).collect()))
+    let snap = st.catalog.snapshot();
+    Ok(Json(
+        rows.into_iter()
+            .map(|i| ApiState::summarise(&snap, i))
+            .collect(),
+    ))
 }
 
 /// One alert of an incident, without the image bytes (fetch them from `snapshot_url`).
@@ -134,7 +139,7 @@ pub async fn get(
         })
         .collect();
     Ok(Json(IncidentDetail {
-        summary: st.summarise(inc),
+        summary: ApiState::summarise(&st.catalog.snapshot(), inc),
         desks,
         alerts,
         camera,

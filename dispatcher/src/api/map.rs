@@ -79,7 +79,7 @@ impl MapView {
 
 pub async fn serve(State(st): State<ApiState>, caller: Caller) -> Json<MapView> {
     // Areas are public knowledge; cameras are limited to the caller's desk (centre: all).
-    let mut v = st.map.as_ref().clone();
+    let mut v = st.catalog.snapshot().map.clone();
     if !caller.is_centre() {
         v.cameras.retain(|c| c.desk_id == caller.user.desk_id);
     }

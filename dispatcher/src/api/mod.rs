@@ -17,27 +17,20 @@ pub mod incidents;
 pub mod map;
 pub mod openapi;
 
+use crate::catalog::{Catalog, Snapshot};
 use crate::clock::Clock;
 use crate::push::Hub;
-use crate::routing::Router as DeskRouter;
 use crate::store::Store;
 use axum::Router;
 use axum::routing::{delete, get, post};
 use std::sync::Arc;
 use std::time::Duration;
-use xueliang_core::config::{Area, CameraConfig};
+use xueliang_core::config::CameraConfig;
 use xueliang_core::contract::DeskV1;
 use xueliang_core::shutdown::Shutdown;
 use xueliang_core::{CameraId, DeskId};
 
-/// A camera with the desk its alerts go to by default (computed once at start).
-#[derive(Debug, Clone)]
-pub struct CameraEntry {
-    pub config: CameraConfig,
-    pub desk_id: DeskId,
-    pub jurisdiction: Option<String>,
-    pub jurisdiction_name: Option<String>,
-}
+pub use crate::catalog::CameraEntry;
 
 #[derive(Clone)]
 pub struct ApiState {
@@ -45,58 +38,31 @@ pub struct ApiState {
     pub hub: Hub,
     pub clock: Arc<dyn Clock>,
     pub desks: Arc<Vec<DeskV1>>,
-    pub cameras: Arc<Vec<CameraEntry>>,
-    /// Position in `cameras` by id: queues and silences look cameras up per row.
-    camera_index: Arc<std::collections::HashMap<CameraId, usize>>,
+    /// The cameras with their home desks and the map (replaced when the inventory changes).
+    pub catalog: Catalog,
     pub session_ttl: Duration,
     pub shutdown: Shutdown,
-    pub map: Arc<map::MapView>,
     /// The cameras' live status from the status topic (empty in tests that run no reader).
     pub status: crate::camera_status::board::Board,
 }
 
 impl ApiState {
-    /// `areas`: the jurisdiction polygons (for place names and the desk map).
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Arc<dyn Store>,
         hub: Hub,
         clock: Arc<dyn Clock>,
         desks: Vec<DeskV1>,
-        cameras: &[CameraConfig],
-        router: &DeskRouter,
-        areas: &[Area],
+        catalog: Catalog,
         session_ttl: Duration,
         shutdown: Shutdown,
     ) -> ApiState {
-        let jurisdiction_names =
-            |id: &str| areas.iter().find(|a| a.id == id).map(|a| a.name.clone());
-        let cameras = cameras
-            .iter()
-            .map(|c| {
-                let r = router.home(c);
-                CameraEntry {
-                    config: c.clone(),
-                    desk_id: r.primary,
-                    jurisdiction_name: r.jurisdiction.as_deref().and_then(jurisdiction_names),
-                    jurisdiction: r.jurisdiction,
-                }
-            })
-            .collect::<Vec<CameraEntry>>();
-        let map = map::MapView::new(areas, &cameras);
-        let camera_index = cameras
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.config.id.clone(), i))
-            .collect();
         ApiState {
-            camera_index: Arc::new(camera_index),
-            map: Arc::new(map),
+            catalog,
             store,
             hub,
             clock,
             desks: Arc::new(desks),
-            cameras: Arc::new(cameras),
             session_ttl,
             shutdown,
             status: Default::default(),
@@ -114,16 +80,19 @@ impl ApiState {
     }
 
     /// A camera of the inventory with its default desk.
-    pub fn camera_entry(&self, id: &CameraId) -> Option<&CameraEntry> {
-        self.camera_index.get(id).map(|&i| &self.cameras[i])
+    pub fn camera_entry(&self, id: &CameraId) -> Option<CameraEntry> {
+        self.catalog.snapshot().entry(id).cloned()
     }
 
-    pub fn camera(&self, id: &CameraId) -> Option<&CameraConfig> {
-        self.camera_entry(id).map(|c| &c.config)
+    pub fn camera(&self, id: &CameraId) -> Option<CameraConfig> {
+        self.catalog.camera(id)
     }
 
-    fn summarise(&self, i: xueliang_core::contract::IncidentV1) -> incidents::IncidentSummary {
-        let cam = self.camera_entry(&i.camera_id);
+    fn summarise(
+        snap: &Snapshot,
+        i: xueliang_core::contract::IncidentV1,
+    ) -> incidents::IncidentSummary {
+        let cam = snap.entry(&i.camera_id);
         incidents::IncidentSummary {
             camera_name: cam.map(|c| c.config.name.clone()).unwrap_or_default(),
             place: cam

@@ -44,6 +44,9 @@ pub struct Judge {
     raised: HashMap<CameraId, i64>,
     /// Incidents already closed (or tried), so each is tried once.
     closed: HashSet<Uuid>,
+    /// When each camera was first expected to be watched: a camera added to the inventory
+    /// while running gets `after` from then, not from the start.
+    expected_since: HashMap<CameraId, Instant>,
 }
 
 impl Judge {
@@ -52,6 +55,7 @@ impl Judge {
             after,
             raised: HashMap::new(),
             closed: HashSet::new(),
+            expected_since: HashMap::new(),
         }
     }
 
@@ -72,10 +76,22 @@ impl Judge {
         let reachable_long_enough = board
             .reachable_since
             .is_some_and(|t| now.saturating_duration_since(t) >= self.after);
+        if self.expected_since.len() != cameras.len()
+            || cameras.iter().any(|c| !self.expected_since.contains_key(c))
+        {
+            let wanted: HashSet<&CameraId> = cameras.iter().collect();
+            self.expected_since.retain(|c, _| wanted.contains(c));
+            for c in cameras {
+                self.expected_since.entry(c.clone()).or_insert(now);
+            }
+        }
         if let (Some(caught_up), true) = (board.caught_up_at, reachable_long_enough) {
             for camera in cameras {
                 let entry = board.entries.get(camera);
-                let heard = entry.and_then(|e| e.live_at).unwrap_or(caught_up);
+                let heard = entry
+                    .and_then(|e| e.live_at)
+                    .unwrap_or(caught_up)
+                    .max(self.expected_since[camera]);
                 let silent = now.saturating_duration_since(heard);
                 let episode = entry.map_or(-1, |e| e.offset);
                 if silent >= self.after && self.raised.get(camera) != Some(&episode) {
@@ -196,6 +212,7 @@ mod tests {
         .unwrap();
         let mut j = Judge::new(AFTER);
         let cams = [cam(1), cam(2)];
+        assert!(j.judge(t0, &b, &cams, &[]).is_empty());
         // A takeover-sized gap is not unwatched.
         assert!(
             j.judge(t0 + Duration::from_secs(12), &b, &cams, &[])
@@ -231,11 +248,31 @@ mod tests {
     }
 
     #[test]
+    fn a_camera_added_while_running_gets_the_full_limit_from_then() {
+        let t0 = Instant::now();
+        let b = board(t0);
+        let mut j = Judge::new(AFTER);
+        assert!(j.judge(t0, &b, &[cam(1)], &[]).is_empty());
+        let added = t0 + AFTER * 3;
+        let both = [cam(1), cam(2)];
+        assert_eq!(unwatched(&j.judge(added, &b, &both, &[])), [(cam(1), -1)]);
+        assert!(
+            j.judge(added + AFTER - Duration::from_secs(1), &b, &both, &[])
+                .is_empty()
+        );
+        assert_eq!(
+            unwatched(&j.judge(added + AFTER, &b, &both, &[])),
+            [(cam(2), -1)]
+        );
+    }
+
+    #[test]
     fn nothing_is_unwatched_while_or_soon_after_the_broker_is_away() {
         let t0 = Instant::now();
         let mut b = board(t0);
         let mut j = Judge::new(AFTER);
         let cams = [cam(1)];
+        j.judge(t0, &b, &cams, &[]);
         b.reachable_since = None;
         assert!(
             j.judge(t0 + AFTER * 3, &b, &cams, &[]).is_empty(),
@@ -279,10 +316,7 @@ mod tests {
             ),
         ];
         let mut j = Judge::new(AFTER);
-        assert!(
-            j.judge(t0 + Duration::from_secs(1), &b, &[cam(1)], &open)
-                .is_empty()
-        );
+        assert!(j.judge(t0, &b, &[cam(1)], &open).is_empty());
         assert_eq!(
             unwatched(&j.judge(t0 + AFTER, &b, &[cam(1)], &open)),
             [(cam(1), 3)]

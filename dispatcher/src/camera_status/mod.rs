@@ -24,6 +24,7 @@
 pub mod board;
 pub mod judge;
 
+use crate::catalog::Catalog;
 use crate::push::Hub;
 use crate::routing::Router;
 use crate::store::{Action, Actor, AlertRecord, Store, StoreError};
@@ -34,7 +35,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 use xueliang_core::CameraId;
-use xueliang_core::config::CameraConfig;
 use xueliang_core::contract::{AlertV1, CameraStatusV1, Disposition, EventType, Severity};
 use xueliang_core::shutdown::Shutdown;
 
@@ -51,7 +51,7 @@ pub struct Watcher {
     pub store: Arc<dyn Store>,
     pub hub: Hub,
     pub router: Arc<Router>,
-    pub cameras: Arc<Vec<CameraConfig>>,
+    pub catalog: Catalog,
     /// `None`: only recoveries are acted on.
     pub unwatched_after: Option<Duration>,
 }
@@ -62,17 +62,6 @@ impl Watcher {
         // With the unwatched check off, recoveries still need a freshness window: a status
         // read within the last minute counts as the camera's current word.
         let mut judge = Judge::new(self.unwatched_after.unwrap_or(Duration::from_secs(60)));
-        let ids: Vec<CameraId> = self
-            .cameras
-            .iter()
-            .filter(|c| c.enabled)
-            .map(|c| c.id.clone())
-            .collect();
-        let watched = if self.unwatched_after.is_some() {
-            &ids[..]
-        } else {
-            &[]
-        };
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             tokio::select! {
@@ -91,7 +80,19 @@ impl Watcher {
                 .filter(|r| r.event_type == EventType::CameraUnwatched)
                 .count();
             metrics::gauge!(UNWATCHED_NOW).set(unwatched_now as f64);
-            let decisions = judge.judge(Instant::now(), &self.board.lock(), watched, &open);
+            // The inventory may change while running (the inventory topic).
+            let watched: Vec<CameraId> = match self.unwatched_after {
+                Some(_) => self
+                    .catalog
+                    .snapshot()
+                    .cameras
+                    .iter()
+                    .filter(|c| c.config.enabled)
+                    .map(|c| c.config.id.clone())
+                    .collect(),
+                None => Vec::new(),
+            };
+            let decisions = judge.judge(Instant::now(), &self.board.lock(), &watched, &open);
             for d in decisions {
                 if let Err(e) = self.act(d).await {
                     tracing::warn!(error = %e, "camera-status decision not stored; it is judged again");
@@ -109,8 +110,8 @@ impl Watcher {
                 silent,
             } => {
                 let alert = unwatched_alert(&camera, last.as_deref(), episode, silent);
-                let config = self.cameras.iter().find(|c| c.id == camera);
-                let route = self.router.route(&alert, config);
+                let config = self.catalog.camera(&camera);
+                let route = self.router.route(&alert, config.as_ref());
                 let rec = AlertRecord::new(alert, route);
                 let mut ins = self.store.insert_batch(Arc::from([rec])).await?;
                 if let Some(ins) = ins.pop()
