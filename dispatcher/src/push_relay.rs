@@ -30,11 +30,10 @@ const RELAYED_TOTAL: &str = "xueliang_dispatcher_push_relayed_total";
 /// Starts the relay for `hub` on the database at `url`: from now on the hub's changes go
 /// through PostgreSQL. Returns the two threads.
 pub fn start(
-    url: &str,
+    config: postgres::Config,
     hub: &Hub,
     shutdown: &Shutdown,
 ) -> anyhow::Result<Vec<std::thread::JoinHandle<()>>> {
-    let config: postgres::Config = url.parse()?;
     let (tx, rx) = mpsc::sync_channel::<Relayed>(QUEUE);
     let sender = {
         let config = config.clone();

@@ -13,7 +13,8 @@ use crate::signals;
 use anyhow::Context;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
-use xueliang::{config_load, telemetry};
+use xueliang::config_load::{self, CameraCredentials};
+use xueliang::telemetry;
 use xueliang_analyzer::edge;
 use xueliang_core::config::{CameraConfig, CameraSource};
 use xueliang_core::shutdown::Shutdown;
@@ -26,9 +27,21 @@ pub const CONFIG_RELOADS: &str = "xueliang_config_reloads_total";
 pub const DEADLINE_GRACE: Duration = Duration::from_secs(3);
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let mut settings = config_load::load(&args.config)?;
+    let roles: Vec<Role> = if args.role.is_empty() {
+        Role::ALL.to_vec()
+    } else {
+        args.role.clone()
+    };
+    // Only an edge connects to cameras: a dispatcher needs none of their passwords.
+    let credentials = if roles.contains(&Role::Edge) {
+        CameraCredentials::Resolve
+    } else {
+        CameraCredentials::NotNeeded
+    };
+    let mut settings = config_load::load_for(&args.config, credentials)?;
     if let Some(name) = &args.node_name {
         settings.node.name = name.clone();
+        settings.node.dispatcher.rename_node(name);
     }
     let settings = settings;
     let node = &settings.node;
@@ -37,11 +50,6 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&node.data_dir)
         .with_context(|| format!("creating data_dir {}", node.data_dir.display()))?;
 
-    let roles: Vec<Role> = if args.role.is_empty() {
-        Role::ALL.to_vec()
-    } else {
-        args.role.clone()
-    };
     let shutdown = Shutdown::new();
     let (reload_tx, reload_rx) = watch::channel(edge::enabled(&settings.inventory.cameras));
     let config = args.config.clone();

@@ -40,7 +40,7 @@ fn parse<T: serde::de::DeserializeOwned>(flag: &str, v: &str, known: &str) -> an
 }
 
 pub fn run(a: SendAlertArgs) -> anyhow::Result<()> {
-    let settings = config_load::load(&a.config)?;
+    let settings = config_load::load_for(&a.config, config_load::CameraCredentials::NotNeeded)?;
     let camera = CameraId::new(a.camera.clone()).map_err(|e| anyhow::anyhow!("--camera: {e}"))?;
     if settings.inventory.camera(&camera).is_none() {
         eprintln!("note: camera {camera} is not in the inventory; it will be routed to the centre");

@@ -12,12 +12,14 @@ use xueliang_dispatcher::store::{self, Store, StoreOptions, User, UserRecord};
 fn open(
     config: &std::path::Path,
 ) -> anyhow::Result<(xueliang_core::config::Settings, store::SqlStore)> {
-    let settings = config_load::load(config)?;
+    let settings = config_load::load_for(config, config_load::CameraCredentials::NotNeeded)?;
     let node = &settings.node;
     std::fs::create_dir_all(&node.data_dir)
         .with_context(|| format!("creating data_dir {}", node.data_dir.display()))?;
+    let password = store::database_password(&node.dispatcher)?;
     let st = store::open(
         &node.dispatcher.database,
+        password.as_ref(),
         &node.data_dir,
         StoreOptions {
             policy: Policy::from_config(node),

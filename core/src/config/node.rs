@@ -235,6 +235,9 @@ struct DispatcherRaw {
     listen: String,
     /// `sqlite://PATH` (relative to data_dir) or `postgres://…`.
     database: String,
+    /// For PostgreSQL: the environment variable holding the database password (from a
+    /// Secret), so that the URL in this file carries none.
+    database_password_env: Option<String>,
     /// librdkafka's `group.id`. No group is joined: partitions are divided among the live
     /// dispatchers by xueliang, and offsets are stored in the database with the alerts.
     group_id: String,
@@ -262,6 +265,7 @@ impl Default for DispatcherRaw {
         DispatcherRaw {
             listen: "127.0.0.1:8080".into(),
             database: "sqlite://dispatcher.db".into(),
+            database_password_env: None,
             group_id: "dispatcher".into(),
             instance_id: None,
             grouping_window_s: 300,
@@ -360,6 +364,25 @@ pub enum CameraSource {
     Kafka,
 }
 
+/// Whether a `postgres://user:password@…` URL carries a password.
+fn url_has_password(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    authority
+        .rsplit_once('@')
+        .is_some_and(|(user, _)| user.contains(':'))
+}
+
+impl DispatcherConfig {
+    /// Follows a node name given on the command line (`--node-name`), unless the file set
+    /// `instance_id` itself.
+    pub fn rename_node(&mut self, node_name: &str) {
+        if self.instance_id_override.is_none() {
+            self.instance_id = format!("{node_name}-dispatcher");
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ClusterConfig {
     pub cameras: CameraSource,
@@ -420,7 +443,11 @@ impl Default for AnalyzerConfig {
 pub struct DispatcherConfig {
     pub listen: SocketAddr,
     pub database: String,
+    /// The environment variable with the PostgreSQL password (`None`: the URL's, if any).
+    pub database_password_env: Option<String>,
     pub group_id: String,
+    /// The dispatcher's Kafka client id; `None`: `{node.name}-dispatcher`.
+    instance_id_override: Option<String>,
     pub instance_id: String,
     pub grouping_window: Duration,
     pub no_partitions_alert: Duration,
@@ -823,14 +850,39 @@ impl DispatcherRaw {
                 "e.g. \"sqlite://dispatcher.db\" or \"postgres://user@127.0.0.1/xueliang\"",
             );
         }
+        if let Some(var) = &self.database_password_env {
+            if self.database.starts_with("sqlite://") {
+                e.push(
+                    "dispatcher.database_password_env",
+                    "is set, but the database is SQLite (a file, no password)",
+                    "remove database_password_env, or use a postgres:// database",
+                );
+            } else if url_has_password(&self.database) {
+                e.push(
+                    "dispatcher.database_password_env",
+                    format!("is set ({var}), but dispatcher.database has a password too"),
+                    "keep the password out of the URL: postgres://USER@HOST/DB",
+                );
+            }
+            if var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                e.push(
+                    "dispatcher.database_password_env",
+                    format!("{var:?} is not an environment variable name"),
+                    "e.g. database_password_env = \"XUELIANG_DB_PASSWORD\"",
+                );
+            }
+        }
         let route = validate_route_tree(&self.route, desks, e);
         DispatcherConfig {
             listen,
             database: self.database,
+            database_password_env: self.database_password_env,
             group_id: self.group_id,
             instance_id: self
                 .instance_id
+                .clone()
                 .unwrap_or_else(|| format!("{node_name}-dispatcher")),
+            instance_id_override: self.instance_id,
             grouping_window: Duration::from_secs(self.grouping_window_s),
             no_partitions_alert: Duration::from_secs(self.no_partitions_alert_s),
             ack_sla: [sla.p1, sla.p2, sla.p3, sla.p4].map(Duration::from_secs),

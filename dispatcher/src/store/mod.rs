@@ -34,6 +34,7 @@ pub use engine::{
 pub use postgres::PostgresStore;
 pub use sqlite::{SqliteStore, Synchronous};
 pub use worker::SqlStore;
+use xueliang_core::config::Secret;
 
 use crate::clock::{Clock, SystemClock};
 use crate::policy::Policy;
@@ -336,17 +337,56 @@ pub trait Store: Send + Sync + 'static {
     fn describe(&self) -> String;
 }
 
+/// The PostgreSQL password of `dispatcher.database_password_env`, read from the environment
+/// (`None` when no variable is configured); an error names the variable that is missing.
+pub fn database_password(
+    d: &xueliang_core::config::DispatcherConfig,
+) -> Result<Option<Secret>, StoreError> {
+    let Some(var) = &d.database_password_env else {
+        return Ok(None);
+    };
+    match std::env::var(var) {
+        Ok(p) if !p.is_empty() => Ok(Some(Secret::new(p))),
+        _ => Err(StoreError::Open {
+            what: "the PostgreSQL database".into(),
+            message: format!(
+                "environment variable {var} (dispatcher.database_password_env) is not set"
+            ),
+            hint: ": export the password in that variable (from a Secret) before starting",
+        }),
+    }
+}
+
+/// A `postgres://` URL as a client configuration, with `password` (from the environment)
+/// when given.
+pub fn postgres_config(
+    url: &str,
+    password: Option<&Secret>,
+) -> Result<::postgres::Config, StoreError> {
+    let mut config: ::postgres::Config = url.parse().map_err(|e| StoreError::Open {
+        what: "the postgres:// URL".into(),
+        message: format!("{e}"),
+        hint: ": postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE",
+    })?;
+    if let Some(p) = password {
+        config.password(p.expose());
+    }
+    Ok(config)
+}
+
 /// Opens the store named by `dispatcher.database`: `sqlite://PATH` (relative to `data_dir`)
-/// or `postgres://…`. Blocking: call at start-up.
+/// or `postgres://…` (with `password`, from `dispatcher.database_password_env`). Blocking:
+/// call at start-up.
 pub fn open(
     url: &str,
+    password: Option<&Secret>,
     data_dir: &std::path::Path,
     opts: StoreOptions,
 ) -> Result<SqlStore, StoreError> {
     if let Some(rel) = url.strip_prefix("sqlite://") {
         SqliteStore::open_with(&data_dir.join(rel), Synchronous::Full, opts)
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        PostgresStore::open(url, opts)
+        PostgresStore::open_config(postgres_config(url, password)?, opts)
     } else {
         Err(StoreError::Open {
             what: url.to_owned(),

@@ -47,11 +47,14 @@ impl PostgresStore {
     /// Connects to `url` (`postgres://USER[:PASSWORD]@HOST[:PORT]/DB`), applies pending
     /// migrations and starts the store thread. Blocking: call it at start-up.
     pub fn open(url: &str, opts: StoreOptions) -> Result<SqlStore, StoreError> {
-        let config: postgres::Config = url.parse().map_err(|e| StoreError::Open {
-            what: "the postgres:// URL".into(),
-            message: format!("{e}"),
-            hint: ": postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE",
-        })?;
+        Self::open_config(super::postgres_config(url, None)?, opts)
+    }
+
+    /// [`PostgresStore::open`] with a client configuration (a password set apart from the URL).
+    pub fn open_config(
+        config: postgres::Config,
+        opts: StoreOptions,
+    ) -> Result<SqlStore, StoreError> {
         let what = describe(&config);
         SqlStore::spawn_with(
             move || {
