@@ -2,6 +2,7 @@
 //! file, the key path and a hint.
 
 use std::path::Path;
+use std::time::Duration;
 use xueliang_core::config::*;
 
 const NODE: &str = include_str!("../../deploy/single-node/xueliang.toml");
@@ -334,8 +335,88 @@ fn the_cluster_section_is_checked() {
     assert_eq!(e.key, "cluster.node_timeout_s");
     assert!(e.to_string().contains("three heartbeats"), "{e}");
     let e = one_error(node(&NODE.replace(
-        "dlq_topic = \"xueliang.alerts.dlq\"",
-        "dlq_topic = \"xueliang.alerts.dlq\"\nnodes_topic = \"xueliang.alerts\"",
+        "nodes_topic = \"xueliang.nodes\"",
+        "nodes_topic = \"xueliang.alerts\"",
     )));
     assert_eq!(e.key, "kafka.nodes_topic");
+    let e = one_error(node(&NODE.replace(
+        "status_topic = \"xueliang.camera-status\"",
+        "status_topic = \"xueliang.alerts\"",
+    )));
+    assert_eq!(e.key, "kafka.status_topic");
+}
+
+#[test]
+fn the_unwatched_limit_must_outlast_a_takeover() {
+    // 5 s node timeout + two 2 s status intervals + 5 s to connect = 14 s.
+    let e = one_error(node(
+        &NODE.replace("unwatched_after_s = 30", "unwatched_after_s = 13"),
+    ));
+    assert_eq!(e.key, "cluster.unwatched_after_s");
+    assert!(e.to_string().contains("normal takeover"), "{e}");
+    assert!(e.to_string().contains("at least 14"), "{e}");
+    let n = node(&NODE.replace("unwatched_after_s = 30", "unwatched_after_s = 14")).unwrap();
+    assert_eq!(n.cluster.unwatched_after, Some(Duration::from_secs(14)));
+    let n = node(&NODE.replace("unwatched_after_s = 30", "unwatched_after_s = 0")).unwrap();
+    assert_eq!(n.cluster.unwatched_after, None, "0 turns the check off");
+    let e = one_error(node(
+        &NODE.replace("status_interval_ms = 2000", "status_interval_ms = 50"),
+    ));
+    assert_eq!(e.key, "cluster.status_interval_ms");
+}
+
+#[test]
+fn the_database_password_comes_from_a_variable_on_postgres_only() {
+    let pg = |url: &str, extra: &str| {
+        NODE.replace(
+            "database = \"sqlite://dispatcher.db\"",
+            &format!("database = \"{url}\"\n{extra}"),
+        )
+    };
+    let n = node(&pg(
+        "postgres://xueliang@db/xueliang",
+        "database_password_env = \"XUELIANG_DB_PASSWORD\"",
+    ))
+    .unwrap();
+    assert_eq!(
+        n.dispatcher.database_password_env.as_deref(),
+        Some("XUELIANG_DB_PASSWORD")
+    );
+    let e = one_error(node(&pg(
+        "postgres://xueliang:hunter2@db/xueliang",
+        "database_password_env = \"XUELIANG_DB_PASSWORD\"",
+    )));
+    assert_eq!(e.key, "dispatcher.database_password_env");
+    assert!(e.to_string().contains("has a password too"), "{e}");
+    assert!(!e.to_string().contains("hunter2"), "{e}");
+    let e = one_error(node(&pg(
+        "sqlite://d.db",
+        "database_password_env = \"XUELIANG_DB_PASSWORD\"",
+    )));
+    assert!(e.to_string().contains("SQLite"), "{e}");
+    let e = one_error(node(&pg(
+        "postgres://xueliang@db/xueliang",
+        "database_password_env = \"$PW\"",
+    )));
+    assert!(
+        e.to_string().contains("not an environment variable name"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_node_name_from_the_command_line_renames_the_dispatchers_client() {
+    let mut n = node(NODE).unwrap();
+    n.dispatcher.rename_node("dispatcher-2");
+    assert_eq!(n.dispatcher.instance_id, "dispatcher-2-dispatcher");
+    let mut n = node(&NODE.replace(
+        "group_id = \"dispatcher\"",
+        "group_id = \"dispatcher\"\ninstance_id = \"fixed\"",
+    ))
+    .unwrap();
+    n.dispatcher.rename_node("dispatcher-2");
+    assert_eq!(
+        n.dispatcher.instance_id, "fixed",
+        "the file's choice stands"
+    );
 }
