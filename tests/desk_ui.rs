@@ -149,6 +149,11 @@ fn station_desks_handle_their_incidents_in_a_real_browser() {
         std::thread::sleep(Duration::from_millis(200));
     }
 
+    // Five cameras reported by their edge on the status topic (as `xueliang run --role edge`
+    // writes it), the sixth never: the centre's camera table shows both.
+    let reported: Vec<String> = (1..=5).map(|i| format!("4403040000132{i:07}")).collect();
+    publish_status(&broker.bootstrap(), &reported);
+
     let artifacts = repo().join("target/ui-artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
     let snapshot = repo().join("dispatcher/tests/fixtures/evidence.jpg");
@@ -161,6 +166,8 @@ fn station_desks_handle_their_incidents_in_a_real_browser() {
         .env("XL_PASSWORD", PASSWORD)
         .env("XL_SNAPSHOT", &snapshot)
         .env("XL_ARTIFACTS", &artifacts)
+        .env("XL_STATUS_CAMERA", &reported[0])
+        .env("XL_UNREPORTED_CAMERA", "44030400001320000006")
         .env("XL_CHROMIUM", CHROMIUM)
         .env("XL_PROFILE", dir.path().join("chromium-profile"))
         .status()
@@ -171,4 +178,42 @@ fn station_desks_handle_their_incidents_in_a_real_browser() {
         artifacts.display(),
         broker.log_tail()
     );
+}
+
+/// One status record per camera on the status topic, as the edge `futian-edge-1` writes it.
+fn publish_status(brokers: &str, cameras: &[String]) {
+    use rdkafka::config::ClientConfig;
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    use xueliang_core::CameraId;
+    use xueliang_core::contract::{CameraStatusV1, StreamState};
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .unwrap();
+    let now = chrono::Utc::now();
+    for id in cameras {
+        let s = CameraStatusV1 {
+            schema_version: 1,
+            camera_id: CameraId::new(id.as_str()).unwrap(),
+            node: "futian-edge-1".into(),
+            state: StreamState::Streaming,
+            reason: None,
+            since: now,
+            last_frame_at: Some(now),
+            fps_received: 25.0,
+            fps_analysed: 1.0,
+            faults: Vec::new(),
+            reconnects: 0,
+            observed_at: now,
+        };
+        producer
+            .send(
+                BaseRecord::to("xueliang.camera-status")
+                    .key(id.as_str())
+                    .payload(&s.to_json()),
+            )
+            .map_err(|(e, _)| e)
+            .unwrap();
+    }
+    producer.flush(Duration::from_secs(10)).unwrap();
 }

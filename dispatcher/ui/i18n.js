@@ -81,7 +81,7 @@ export const TEXT = {
     },
     stream: {
       connecting: "连接中",
-      streaming: "正常",
+      streaming: "在线",
       stalled: "卡顿",
       offline: "离线",
       auth_failed: "认证失败",

@@ -167,6 +167,26 @@ const c = await desk("zhao");
 await login(c.page, "zhao");
 await c.page.waitForSelector("#desk-stats tr[data-desk=futian-ps]");
 assert.ok((await c.page.locator("#camera-health tbody tr").count()) >= 6);
+// Live camera status from the status topic: the reported camera's edge and state, and a
+// camera no edge ever reported (the overview re-reads every 5 s).
+await c.page.waitForFunction(
+  (id) => {
+    const row = document.querySelector(`#camera-health tr[data-camera="${id}"]`);
+    return row && row.querySelector("td.node").textContent === "futian-edge-1";
+  },
+  E.XL_STATUS_CAMERA,
+  { timeout: 12000 },
+);
+const cells = async (id) =>
+  c.page.evaluate((id) => {
+    const row = document.querySelector(`#camera-health tr[data-camera="${id}"]`);
+    return [...row.querySelectorAll("td")].map((td) => td.textContent);
+  }, id);
+const reported = await cells(E.XL_STATUS_CAMERA);
+assert.equal(reported[2], "在线", reported.join(" | "));
+assert.equal(reported[4], "1", reported.join(" | "));
+const silent = await cells(E.XL_UNREPORTED_CAMERA);
+assert.equal(silent[2], "未上报", silent.join(" | "));
 await c.page.screenshot({ path: shots("07-centre-overview.png") });
 await c.page.click("#duty-special");
 await c.page.waitForFunction(() => /特殊/.test(document.querySelector("#duty-banner").textContent));
