@@ -85,6 +85,11 @@ async fn malformed_messages_go_to_the_dlq_and_good_ones_keep_flowing() {
     broker.create_topic(&t, 1);
     broker.create_topic(&dlq, 1);
     let good = alerts(&dep, 60);
+    // A newer analyzer's v1 alert with optional fields this build does not know: accepted,
+    // and stored as received.
+    let mut newer = serde_json::to_value(&good[7]).unwrap();
+    newer["gpu_latency_ms"] = 3.5.into();
+    let newer = serde_json::to_vec(&newer).unwrap();
     let mut v2 = serde_json::to_value(&good[0]).unwrap();
     v2["schema_version"] = 2.into();
     v2["alert_id"] = uuid::Uuid::now_v7().to_string().into();
@@ -95,7 +100,8 @@ async fn malformed_messages_go_to_the_dlq_and_good_ones_keep_flowing() {
     ];
     let mut msgs = Vec::new();
     for (i, a) in good.iter().enumerate() {
-        msgs.push((a.camera_id.to_string(), a.to_json()));
+        let value = if i == 7 { newer.clone() } else { a.to_json() };
+        msgs.push((a.camera_id.to_string(), value));
         if i % 20 == 5 {
             let (_, v) = &bad[i / 20];
             msgs.push(("cam-bad".to_owned(), v.clone()));
@@ -137,6 +143,26 @@ async fn malformed_messages_go_to_the_dlq_and_good_ones_keep_flowing() {
         dead[0].header(H_ERROR).unwrap().contains("JSON"),
         "{:?}",
         dead[0]
+    );
+    assert!(
+        dead[1]
+            .header(H_ERROR)
+            .unwrap()
+            .contains("upgrade the dispatchers"),
+        "{:?}",
+        dead[1]
+    );
+    let db = rusqlite::Connection::open(db_path(dir.path())).unwrap();
+    let stored: String = db
+        .query_row(
+            "SELECT json FROM alerts WHERE alert_id = ?1",
+            [good[7].alert_id.to_string()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        stored.contains("\"gpu_latency_ms\":3.5"),
+        "the unknown field is kept: {stored}"
     );
 }
 

@@ -11,8 +11,16 @@ pub const ALERT_SCHEMA_VERSION: u32 = 1;
 ///
 /// `alert_id` is a UUID v7: time-ordered, unique per event, and the idempotency key the
 /// dispatcher uses so that redelivery never creates a second incident entry.
+///
+/// **How it evolves.** Analyzers and dispatchers are upgraded at different times (a rolling
+/// upgrade of a cluster), so within version 1 a reader accepts fields it does not know —
+/// here and in the nested objects — and the dispatcher stores the alert's JSON as received,
+/// unknown fields included. Within v1 only optional fields may be added. Anything else — a
+/// field removed, renamed or made required, a type changed, a new `event_type`, `severity`
+/// or snapshot `kind` — is a breaking change: it needs `schema_version` 2, which a v1
+/// dispatcher dead-letters with the reason `schema_version`, naming both versions. Upgrade
+/// the dispatchers before the analyzers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct AlertV1 {
     /// Always 1 for this type. Consumers reject other values.
     #[schemars(range(min = 1, max = 1))]
@@ -144,7 +152,6 @@ impl Severity {
 
 /// One detected object in the triggering frame.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct DetectedObject {
     /// COCO class name, e.g. `person`, `car`, `truck`.
     pub class: String,
@@ -160,7 +167,7 @@ pub struct DetectedObject {
 
 /// Evidence image, either carried inline or stored elsewhere.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Snapshot {
     /// Base64 (standard alphabet, padded) of a JPEG.
     Inline {
@@ -173,7 +180,6 @@ pub enum Snapshot {
 
 /// Which model produced the detections.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct ModelRef {
     pub name: String,
     pub version: String,
@@ -187,7 +193,10 @@ pub enum AlertDecodeError {
         path: String,
         source: serde_json::Error,
     },
-    #[error("schema_version {0} is not supported (this build reads 1)")]
+    #[error(
+        "schema_version {0} is not supported: this dispatcher reads version 1, the producer is \
+         newer (upgrade the dispatchers before the analyzers)"
+    )]
     Version(u32),
     #[error("alert_id {0} is not a UUID v7")]
     NotV7(Uuid),

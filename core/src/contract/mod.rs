@@ -1,7 +1,10 @@
 //! The wire contract: what crosses process boundaries (Kafka, the HTTP API, the store).
 //!
-//! Every type here is versioned by its module's contract version and denies unknown fields
-//! (camera status excepted: see its module).
+//! Every type here is versioned by its module's contract version. What one xueliang process
+//! writes for another that may run an older build — an alert (`AlertV1`), a camera's status
+//! (`CameraStatusV1`) — accepts unknown fields within its version, so that a rolling upgrade
+//! does not dead-letter a newer producer's records (see [`AlertV1`] for the rule); what only
+//! the dispatcher writes (incidents, desks, cameras in the API) denies them.
 //! Times are RFC 3339 UTC. The JSON Schemas under `deploy/schema/` are generated from these
 //! types by [`schemas`] and checked against the code by a test.
 
