@@ -1,18 +1,20 @@
 //! The deployments for more than one machine — deploy/docker (the image), deploy/compose and
 //! deploy/kubernetes — checked without running a container (none can run on these machines):
 //! every manifest parses and every Kubernetes object is well-formed; every configuration file
-//! the manifests mount passes `xueliang check-config` as the container sees it (rendered by the
-//! image's own entrypoint script); every command, flag and environment variable the manifests
-//! and the image's scripts use exists in the CLI; the compose topology is the cluster
-//! tests/cluster.rs runs; the Kubernetes objects agree with the configuration and the resource
-//! figures with benches/RESULTS.md; the Dockerfile installs what ./xl installs.
+//! the manifests mount holds no secret and passes `xueliang check-config` with the environment
+//! of the container that reads it, and the processes that open the database find its password
+//! in their own environment; each container carries the variables its process reads and no
+//! others (no camera password outside the edges); every command, flag and environment variable
+//! the manifests and the image's scripts use exists in the CLI; the compose topology is the
+//! cluster tests/cluster.rs runs; the Kubernetes objects agree with the configuration and the
+//! resource figures with benches/RESULTS.md; the Dockerfile installs what ./xl installs.
 
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use xueliang_testkit::compose::{
-    self, CONFIG_MOUNT, CONFIG_RENDERED, Compose, Service, flag, yaml_documents,
+    self, CONFIG_FILE, CONFIG_MOUNT, Compose, Service, flag, yaml_documents,
 };
 
 fn repo() -> PathBuf {
@@ -105,20 +107,16 @@ impl ClusterConfig {
         addr.port()
     }
 
-    /// `${NAME}` placeholders in the configuration files (filled in by the entrypoint).
-    fn placeholders(&self) -> BTreeSet<String> {
-        let mut out = BTreeSet::new();
+    /// Every `${…}` in the configuration files, with its file. The files are read as mounted
+    /// (nothing renders them), so a placeholder would reach xueliang as written.
+    fn placeholders(&self) -> Vec<String> {
+        let mut out = Vec::new();
         for f in std::fs::read_dir(&self.dir).unwrap() {
-            let t = read(&f.unwrap().path());
+            let f = f.unwrap().path();
+            let t = read(&f);
             for part in t.split("${").skip(1) {
-                if let Some(end) = part.find('}')
-                    && !part[..end].is_empty()
-                    && part[..end]
-                        .chars()
-                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
-                {
-                    out.insert(part[..end].to_string());
-                }
+                let name = part.split('}').next().unwrap_or(part);
+                out.push(format!("{}: ${{{name}}}", f.display()));
             }
         }
         out
@@ -134,59 +132,114 @@ impl ClusterConfig {
             .filter_map(|c| c.get("password_env")?.as_str().map(String::from))
             .collect()
     }
+
+    /// `dispatcher.database_password_env`: the variable with the PostgreSQL password.
+    fn database_password_env(&self) -> &str {
+        self.str("dispatcher.database_password_env")
+    }
 }
 
-// ---- rendering as the image's entrypoint does -----------------------------------------------
+// ---- what a container runs -------------------------------------------------------------------
 
-/// Lays `files` out as the mounted configuration, runs deploy/docker/entrypoint.sh on it with
-/// `env` (as the container would, with the test's paths for the two folders) and returns the
-/// rendered folder. Without `envsubst` (Debian's gettext-base) here, renders the same way in
-/// Rust, and says so.
-fn render(files: &[PathBuf], env: &BTreeMap<String, String>, tmp: &Path) -> PathBuf {
-    let src = tmp.join("etc");
-    let dst = tmp.join("run");
-    std::fs::create_dir_all(&src).unwrap();
-    for f in files {
-        std::fs::copy(f, src.join(f.file_name().unwrap()))
-            .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
-    }
-    let has_envsubst = Command::new("sh")
-        .args(["-c", "command -v envsubst"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if has_envsubst {
-        let out = Command::new("sh")
-            .arg(repo().join("deploy/docker/entrypoint.sh"))
-            .arg("true")
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .envs(env)
-            .env("XUELIANG_CONFIG_SRC", &src)
-            .env("XUELIANG_CONFIG_DIR", &dst)
-            .output()
+/// The image's own scripts (deploy/docker/*.sh), by the name the Dockerfile installs them as.
+fn image_scripts() -> BTreeMap<String, String> {
+    let repo = repo();
+    let dockerfile = read(&repo.join(compose::DOCKERFILE));
+    let mut scripts = BTreeMap::new();
+    for line in dockerfile
+        .lines()
+        .filter(|l| l.starts_with("COPY ") && l.contains("deploy/docker/"))
+    {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let src = words
+            .iter()
+            .find(|w| w.starts_with("deploy/docker/"))
             .unwrap();
-        assert!(
-            out.status.success(),
-            "entrypoint.sh failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    } else {
-        eprintln!("envsubst not found (apt-get install gettext-base): rendering in Rust instead");
-        std::fs::create_dir_all(&dst).unwrap();
-        for f in std::fs::read_dir(&src).unwrap() {
-            let f = f.unwrap().path();
-            let mut t = read(&f);
-            for (k, v) in env.iter().filter(|(k, _)| k.starts_with("XUELIANG_")) {
-                t = t.replace(&format!("${{{k}}}"), v);
-            }
-            std::fs::write(dst.join(f.file_name().unwrap()), t).unwrap();
+        let dst = words.last().unwrap();
+        let name = dst.rsplit('/').next().unwrap().to_string();
+        scripts.insert(name, read(&repo.join(src)));
+    }
+    scripts
+}
+
+/// The `xueliang` invocations (the words after `xueliang`) a container's command line makes:
+/// itself, or those of the image's script it runs.
+fn invocations(command: &[String], scripts: &BTreeMap<String, String>) -> Vec<Vec<String>> {
+    match command.split_first() {
+        Some((b, args)) if b == "xueliang" => vec![args.to_vec()],
+        Some((b, _)) if scripts.contains_key(b) => xueliang_in_script(&scripts[b]),
+        _ => Vec::new(),
+    }
+}
+
+/// The roles an `xueliang run` invocation runs: each `--role`, or every role without one.
+fn run_roles(args: &[String]) -> Option<BTreeSet<String>> {
+    if args.first().map(String::as_str) != Some("run") {
+        return None;
+    }
+    let mut roles = BTreeSet::new();
+    for (i, a) in args.iter().enumerate() {
+        if a == "--role" {
+            roles.insert(args.get(i + 1).cloned().unwrap_or_default());
+        } else if let Some(r) = a.strip_prefix("--role=") {
+            roles.insert(r.to_string());
         }
     }
-    dst
+    if roles.is_empty() {
+        roles.extend(["edge".to_string(), "dispatcher".to_string()]);
+    }
+    Some(roles)
 }
 
-/// `xueliang check-config` of a rendered configuration: must pass and describe the cluster's
-/// 24 cameras.
+/// Whether a container runs the edge role: the one process that connects to cameras, and so
+/// resolves their `password_env` variables.
+fn runs_edge(invocations: &[Vec<String>]) -> bool {
+    invocations
+        .iter()
+        .any(|a| run_roles(a).is_some_and(|r| r.contains("edge")))
+}
+
+/// Whether a container opens the dispatcher's database, and so reads the password that
+/// `dispatcher.database_password_env` names: the dispatcher role and `xueliang users`.
+fn opens_database(invocations: &[Vec<String>]) -> bool {
+    invocations.iter().any(|a| {
+        run_roles(a).is_some_and(|r| r.contains("dispatcher"))
+            || a.first().is_some_and(|c| c == "users")
+    })
+}
+
+/// The configuration file (a path in the container) a container's processes read: `--config`
+/// of an `xueliang` command line (or `XUELIANG_CONFIG`, clap's env for it), the mounted
+/// [`CONFIG_FILE`] for the image's scripts (whose default it is: checked here).
+fn config_in_container(
+    origin: &str,
+    command: &[String],
+    env: &BTreeMap<String, String>,
+    scripts: &BTreeMap<String, String>,
+) -> String {
+    let from_env = env.get("XUELIANG_CONFIG").cloned();
+    match command.split_first() {
+        Some((b, args)) if b == "xueliang" => flag(args, "--config")
+            .map(String::from)
+            .or(from_env)
+            .unwrap_or_else(|| {
+                panic!("{origin}: no --config (it would read the CLI's default, not the mount)")
+            }),
+        Some((b, _)) if scripts.contains_key(b) => {
+            assert!(
+                scripts[b].contains(&format!("${{XUELIANG_CONFIG:-{CONFIG_FILE}}}")),
+                "{origin}: {b} does not default to {CONFIG_FILE}"
+            );
+            from_env.unwrap_or_else(|| CONFIG_FILE.to_string())
+        }
+        _ => panic!("{origin}: runs {command:?}, neither xueliang nor one of the image's scripts"),
+    }
+}
+
+// ---- check-config and the database, with a container's environment --------------------------
+
+/// `xueliang check-config` of a configuration file with exactly `env`: must pass and describe
+/// the cluster's 24 cameras.
 fn check_config(config: &Path, env: &BTreeMap<String, String>, what: &str) {
     let out = bin()
         .arg("check-config")
@@ -208,27 +261,141 @@ fn check_config(config: &Path, env: &BTreeMap<String, String>, what: &str) {
     );
 }
 
-/// The environment `check-config` runs with for a container: the container's own, and for
-/// `cameras apply` — which validates the inventory without resolving any camera password (the
-/// edges do) — the cameras' password variables too.
+/// The environment `check-config` runs with for a container: the container's own, and for a
+/// container that runs no edge the cameras' password variables too, stood in. check-config
+/// checks what an edge needs, so it resolves every camera's `password_env`; a process without
+/// the edge role does not (`run --role dispatcher` and `users` load the inventory with
+/// `CameraCredentials::NotNeeded`, `cameras apply` publishes the variable names as written),
+/// and those containers deliberately carry no camera password (checked in
+/// every_command_flag_and_variable_exists_in_the_cli). An edge's check-config runs with its
+/// own environment only, so an edge without a camera's password fails here.
 fn check_env(
-    command: &[String],
+    invocations: &[Vec<String>],
     env: &BTreeMap<String, String>,
     cfg: &ClusterConfig,
 ) -> BTreeMap<String, String> {
     let mut env = env.clone();
-    if command
-        .iter()
-        .map(String::as_str)
-        .take(3)
-        .eq(["xueliang", "cameras", "apply"])
-    {
+    if !runs_edge(invocations) {
         for var in cfg.password_envs() {
             env.entry(var)
-                .or_insert_with(|| "not-needed-by-apply".into());
+                .or_insert_with(|| "not-needed-without-the-edge-role".into());
         }
     }
     env
+}
+
+/// A one-connection stand-in for PostgreSQL on 127.0.0.1: it asks the client that connects for
+/// its password in clear text (AuthenticationCleartextPassword), closes the connection and
+/// returns the password — `None` if no client sent one within 20 s.
+fn password_catcher() -> (u16, std::thread::JoinHandle<Option<String>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    let catch = move || -> Option<String> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let mut conn = loop {
+            match listener.accept() {
+                Ok((c, _)) => break c,
+                Err(_) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(10))
+                }
+                Err(_) => return None,
+            }
+        };
+        conn.set_nonblocking(false).ok()?;
+        conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .ok()?;
+        let read_n = |conn: &mut std::net::TcpStream, n: usize| -> Option<Vec<u8>> {
+            let mut b = vec![0; n];
+            conn.read_exact(&mut b).ok()?;
+            Some(b)
+        };
+        let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize;
+        // The startup message (after an SSLRequest, answered "no TLS", if the client sends one).
+        loop {
+            let len = be(&read_n(&mut conn, 4)?);
+            let body = read_n(&mut conn, len.checked_sub(4)?)?;
+            if body.len() >= 4 && be(&body) == 80877103 {
+                conn.write_all(b"N").ok()?;
+                continue;
+            }
+            break;
+        }
+        conn.write_all(&[b'R', 0, 0, 0, 8, 0, 0, 0, 3]).ok()?;
+        let tag = read_n(&mut conn, 1)?;
+        let len = be(&read_n(&mut conn, 4)?);
+        let body = read_n(&mut conn, len.checked_sub(4)?)?;
+        (tag == b"p")
+            .then(|| String::from_utf8_lossy(body.strip_suffix(&[0]).unwrap_or(&body)).into_owned())
+    };
+    (port, std::thread::spawn(catch))
+}
+
+/// The password a process of this container sends to PostgreSQL: `xueliang users list`, which
+/// loads the configuration as the dispatcher role does (camera passwords not resolved) and
+/// reads the password from the variable `dispatcher.database_password_env` names, run with
+/// exactly the container's `env` on a copy of the configuration whose database is a
+/// [`password_catcher`] (and whose data_dir is a temporary folder). Fails, with the process's
+/// error, when it sends none: a camera's or the database's variable missing, a URL that is
+/// not the database's.
+fn database_password_sent(config: &Path, env: &BTreeMap<String, String>, what: &str) -> String {
+    let cfg_text = read(config);
+    let node: toml::Table = cfg_text.parse().unwrap();
+    let url = node["dispatcher"]["database"].as_str().unwrap();
+    let data_dir = node["node"]["data_dir"].as_str().unwrap();
+    let host = url
+        .split_once('@')
+        .and_then(|(_, rest)| rest.split('/').next())
+        .unwrap_or_else(|| panic!("{what}: {url} has no host"));
+    let (port, caught) = password_catcher();
+    let local_url = url.replace(&format!("@{host}/"), &format!("@127.0.0.1:{port}/"));
+    assert_ne!(local_url, url);
+    let tmp = tempfile::tempdir().unwrap();
+    for f in std::fs::read_dir(config.parent().unwrap()).unwrap() {
+        let f = f.unwrap().path();
+        if f.is_file() {
+            std::fs::copy(&f, tmp.path().join(f.file_name().unwrap())).unwrap();
+        }
+    }
+    let replace_once = |t: &str, from: &str, to: &str| {
+        assert_eq!(
+            t.matches(from).count(),
+            1,
+            "{what}: {from:?} in xueliang.toml"
+        );
+        t.replace(from, to)
+    };
+    let local = replace_once(
+        &cfg_text,
+        &format!("\"{url}\""),
+        &format!("\"{local_url}\""),
+    );
+    let local = replace_once(
+        &local,
+        &format!("\"{data_dir}\""),
+        &format!("{:?}", tmp.path().join("data").display().to_string()),
+    );
+    let copy = tmp.path().join(config.file_name().unwrap());
+    std::fs::write(&copy, local).unwrap();
+    let out = bin()
+        .args(["users", "list", "--config"])
+        .arg(&copy)
+        .env_clear()
+        .envs(env)
+        .output()
+        .unwrap();
+    // The process has exited: if it never connected, this connection ends the catcher's wait.
+    let _ = std::net::TcpStream::connect(("127.0.0.1", port));
+    let sent = caught.join().unwrap();
+    assert!(!out.status.success(), "{what}: the stand-in is no database");
+    sent.unwrap_or_else(|| {
+        panic!(
+            "{what}: `xueliang users list` with the container's env sent no password to the \
+             database:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
 }
 
 // ---- the CLI ---------------------------------------------------------------------------------
@@ -276,11 +443,11 @@ impl Cli {
             .collect()
     }
 
-    /// Every `[env: NAME=]` any help names.
-    fn env_vars(&self) -> BTreeSet<String> {
-        self.helps
-            .values()
-            .flat_map(|h| h.split("[env: ").skip(1))
+    /// The `[env: NAME=]` variables of a subcommand's help.
+    fn env_vars_of(&mut self, path: &[String]) -> BTreeSet<String> {
+        self.help(path)
+            .split("[env: ")
+            .skip(1)
             .filter_map(|p| p.split(['=', ']']).next().map(String::from))
             .collect()
     }
@@ -530,8 +697,18 @@ fn example_secret() -> (String, BTreeMap<String, String>) {
     (text(&docs[0]["metadata"]["name"]), keys)
 }
 
-/// A container's environment as the pod would see it: literal values, Secret keys (the
-/// example's placeholders), the pod's name from the downward API.
+/// What a pod reads from key `key` of the Secret here: the example's placeholder and the key,
+/// so that each key has a value of its own.
+fn secret_value(key: &str) -> String {
+    let (_, keys) = example_secret();
+    let v = keys
+        .get(key)
+        .unwrap_or_else(|| panic!("key {key} is not in secret.example.yaml"));
+    format!("{v}-{key}")
+}
+
+/// A container's environment as the pod would see it: literal values, Secret keys
+/// ([`secret_value`]), the pod's name from the downward API.
 fn container_env(o: &Value, c: &Value) -> BTreeMap<String, String> {
     let (secret, keys) = example_secret();
     let pod = match o["kind"].as_str().unwrap() {
@@ -549,9 +726,12 @@ fn container_env(o: &Value, c: &Value) -> BTreeMap<String, String> {
                 secret,
                 "{name} reads another Secret than {secret}"
             );
-            keys.get(&text(&r["key"]))
-                .unwrap_or_else(|| panic!("{name}: key {} is not in secret.example.yaml", r["key"]))
-                .clone()
+            let key = text(&r["key"]);
+            assert!(
+                keys.contains_key(&key),
+                "{name}: key {key} is not in secret.example.yaml"
+            );
+            secret_value(&key)
         } else if let Some(f) = e.get("valueFrom").and_then(|v| v.get("fieldRef")) {
             assert_eq!(f["fieldPath"], "metadata.name", "{name}");
             pod.clone()
@@ -587,6 +767,26 @@ fn volume_at<'a>(o: &'a Value, c: &Value, path: &str) -> Option<&'a Value> {
         .as_array()?
         .iter()
         .find(|v| v["name"] == name)
+}
+
+/// A container's volume mount at `path` (`null` when there is none).
+fn mount_at<'a>(c: &'a Value, path: &str) -> &'a Value {
+    c["volumeMounts"]
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["mountPath"] == path))
+        .unwrap_or(&Value::Null)
+}
+
+/// Whether a container may write at `path`: a mount there, not read-only, of an emptyDir or of
+/// one of the StatefulSet's volume claims.
+fn writable_at(o: &Value, c: &Value, path: &str) -> bool {
+    let m = mount_at(c, path);
+    if m.is_null() || m["readOnly"] == true {
+        return false;
+    }
+    let claims = at(o, "spec.volumeClaimTemplates").as_array();
+    volume_at(o, c, path).is_some_and(|v| v.get("emptyDir").is_some())
+        || claims.is_some_and(|cs| cs.iter().any(|t| t["metadata"]["name"] == m["name"]))
 }
 
 fn container_port(c: &Value, port: &Value) -> u16 {
@@ -759,69 +959,67 @@ fn every_manifest_parses_and_every_object_is_well_formed() {
 }
 
 #[test]
-fn every_mounted_configuration_passes_check_config_as_the_container_sees_it() {
+fn every_mounted_configuration_passes_check_config_with_its_containers_env() {
     let repo = repo();
     let cfg = ClusterConfig::load();
     let compose = Compose::load(&repo);
-    let mut checked = 0;
+    let scripts = image_scripts();
+    let db_var = cfg.database_password_env();
+    let postgres_password = &compose.services["postgres"].environment["POSTGRES_PASSWORD"];
+    let (mut checked, mut databases) = (0, 0);
 
-    // compose: each xueliang service's bind mount at /etc/xueliang, rendered with its env.
+    // compose: each xueliang service that mounts ./config at /etc/xueliang, checked where it is
+    // mounted (the file the container reads) with the service's environment.
     for s in compose.xueliang_services() {
-        let Some(dir) = compose.host_path(s, CONFIG_MOUNT) else {
+        let origin = format!("compose {}", s.name);
+        if compose.host_path(s, CONFIG_MOUNT).is_none() {
             assert!(
-                !s.command.iter().any(|a| a.starts_with(CONFIG_RENDERED)),
-                "{}: reads {CONFIG_RENDERED} but mounts no configuration",
-                s.name
+                !s.command.iter().any(|a| a.starts_with(CONFIG_MOUNT)),
+                "{origin}: reads {CONFIG_MOUNT} but mounts no configuration"
             );
             continue;
-        };
-        let files: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.is_file())
-            .collect();
-        let tmp = tempfile::tempdir().unwrap();
-        let rendered = render(&files, &s.environment, tmp.path());
-        let config = match s.xueliang_args().and_then(|a| flag(a, "--config")) {
-            Some(c) => c.to_string(),
-            None => format!("{CONFIG_RENDERED}/xueliang.toml"), // the image's scripts' default
-        };
-        let local = rendered.join(
-            config
-                .strip_prefix(&format!("{CONFIG_RENDERED}/"))
-                .unwrap_or_else(|| {
-                    panic!("{}: --config {config} is not in {CONFIG_RENDERED}", s.name)
-                }),
-        );
+        }
+        let invocations = invocations(&s.command, &scripts);
+        let config = config_in_container(&origin, &s.command, &s.environment, &scripts);
+        let local = compose
+            .host_path(s, &config)
+            .unwrap_or_else(|| panic!("{origin}: {config} is not in a bind mount"));
         check_config(
             &local,
-            &check_env(&s.command, &s.environment, &cfg),
-            &format!("compose {}", s.name),
+            &check_env(&invocations, &s.environment, &cfg),
+            &origin,
         );
-        if s.role() == Some("dispatcher") || s.name == "users" {
-            let t = read(&local);
-            for var in cfg.placeholders() {
-                assert!(
-                    !t.contains(&format!("${{{var}}}")),
-                    "{}: ${{{var}}} left unrendered",
-                    s.name
-                );
-            }
-            assert!(
-                t.contains(&s.environment["XUELIANG_DB_PASSWORD"]),
-                "{}",
-                s.name
+        if opens_database(&invocations) {
+            // The database password, in the variable the configuration names, is PostgreSQL's.
+            assert_eq!(
+                s.environment.get(db_var),
+                Some(postgres_password),
+                "{origin}: {db_var} (dispatcher.database_password_env) is not POSTGRES_PASSWORD"
             );
+            assert_eq!(
+                &database_password_sent(&local, &s.environment, &origin),
+                postgres_password,
+                "{origin}: the password it sends to PostgreSQL"
+            );
+            databases += 1;
         }
         checked += 1;
     }
     assert!(checked >= 7, "{checked} compose services checked");
+    assert!(
+        databases >= 3,
+        "{databases} compose services open the database"
+    );
 
-    // Kubernetes: the ConfigMap holds only its generator's files; each xueliang container that
-    // mounts it at /etc/xueliang, rendered with the container's env.
+    // Kubernetes: the ConfigMap holds only its generator's files, all from one folder (the
+    // files beside xueliang.toml that it names); each xueliang container that mounts it at
+    // /etc/xueliang, checked with the container's env.
     let k = kustomized();
     let files = &k.config_maps["xueliang-config"];
-    let mut checked = 0;
+    let secret_db_password = secret_value("db-password");
+    let folders: BTreeSet<&Path> = files.iter().map(|f| f.parent().unwrap()).collect();
+    assert_eq!(folders.len(), 1, "{files:?}");
+    let (mut checked, mut databases) = (0, 0);
     for (o, c) in containers(&k) {
         if !is_xueliang_image(c["image"].as_str().unwrap()) {
             continue;
@@ -830,18 +1028,38 @@ fn every_mounted_configuration_passes_check_config_as_the_container_sees_it() {
             continue;
         };
         assert_eq!(text(&v["configMap"]["name"]), "xueliang-config");
+        let origin = format!("kubernetes {}", text(&o["metadata"]["name"]));
         let env = container_env(o, c);
-        let tmp = tempfile::tempdir().unwrap();
-        let rendered = render(files, &env, tmp.path());
         let args: Vec<String> = c["args"].as_array().unwrap().iter().map(text).collect();
-        check_config(
-            &rendered.join("xueliang.toml"),
-            &check_env(&args, &env, &cfg),
-            &format!("kubernetes {}", o["metadata"]["name"]),
-        );
+        let invocations = invocations(&args, &scripts);
+        let config = config_in_container(&origin, &args, &env, &scripts);
+        let name = config
+            .strip_prefix(&format!("{CONFIG_MOUNT}/"))
+            .unwrap_or_else(|| panic!("{origin}: {config} is not in {CONFIG_MOUNT}"));
+        let local = files
+            .iter()
+            .find(|f| f.file_name().is_some_and(|n| n == name))
+            .unwrap_or_else(|| panic!("{origin}: {config} is not in the ConfigMap"));
+        check_config(local, &check_env(&invocations, &env, &cfg), &origin);
+        if opens_database(&invocations) {
+            assert!(
+                env.get(db_var).is_some_and(|v| !v.is_empty()),
+                "{origin}: no {db_var} (dispatcher.database_password_env)"
+            );
+            assert_eq!(
+                database_password_sent(local, &env, &origin),
+                secret_db_password,
+                "{origin}: the password it sends to PostgreSQL is not db-password of the Secret"
+            );
+            databases += 1;
+        }
         checked += 1;
     }
     assert!(checked >= 4, "{checked} Kubernetes containers checked");
+    assert!(
+        databases >= 2,
+        "{databases} Kubernetes containers open the database"
+    );
 
     // The configuration is a cluster's: cameras from the inventory topic, a shared PostgreSQL,
     // endpoints other containers can reach, the brokers and database by the names compose and
@@ -877,8 +1095,19 @@ fn every_mounted_configuration_passes_check_config_as_the_container_sees_it() {
         );
         object(&k, "Service", host);
     }
-    // No secret in the files: the database password is a placeholder, cameras use password_env.
-    assert!(db.contains("${XUELIANG_DB_PASSWORD}"), "{db}");
+    // No secret in the files, and nothing to fill in: they are read as mounted. The database
+    // URL has no password (it comes from dispatcher.database_password_env's variable), the
+    // cameras use password_env.
+    assert_eq!(cfg.placeholders(), Vec::<String>::new(), "placeholders");
+    let user = db["postgres://".len()..]
+        .split(['/', '?'])
+        .next()
+        .unwrap()
+        .rsplit_once('@')
+        .map(|(user, _)| user)
+        .unwrap_or_else(|| panic!("{db}: no user"));
+    assert!(!user.contains(':'), "a password in dispatcher.database");
+    assert_eq!(db_var, "XUELIANG_DB_PASSWORD");
     let inventory = read(&cfg.dir.join(cfg.str("inventory.cameras")));
     assert!(
         !inventory
@@ -899,83 +1128,93 @@ fn every_command_flag_and_variable_exists_in_the_cli() {
     let compose = Compose::load(&repo);
     let mut cli = Cli::default();
     let dockerfile = read(&repo.join(compose::DOCKERFILE));
-    // The image's own scripts, by the name they are installed as.
-    let mut scripts: BTreeMap<String, String> = BTreeMap::new();
-    for line in dockerfile
-        .lines()
-        .filter(|l| l.starts_with("COPY ") && l.contains("deploy/docker/"))
-    {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let src = words
-            .iter()
-            .find(|w| w.starts_with("deploy/docker/"))
-            .unwrap();
-        let dst = words.last().unwrap();
-        let name = dst.rsplit('/').next().unwrap().to_string();
-        scripts.insert(name, read(&repo.join(src)));
-    }
+    let scripts = image_scripts();
     assert!(
-        scripts.contains_key("xueliang-entrypoint"),
+        scripts.contains_key("xueliang-add-users"),
         "{:?}",
         scripts.keys()
     );
+    // No ENTRYPOINT: a container's command line (compose's `command`, Kubernetes' `args`) is
+    // all that runs, so it is all there is to check.
+    assert!(
+        !dockerfile
+            .lines()
+            .any(|l| l.trim_start().starts_with("ENTRYPOINT")),
+        "the image has an ENTRYPOINT: the commands below would run through it"
+    );
 
+    // Checks a container's command line; returns the subcommand paths of the xueliang
+    // invocations it makes (itself, or the script's).
     let mut subcommands = BTreeSet::new();
-    let mut check_command =
-        |cli: &mut Cli, origin: &str, command: &[String], env: &BTreeMap<String, String>| {
-            let command: Vec<String> = command.iter().map(|a| placeholder(a, env)).collect();
-            match command.split_first() {
-                Some((b, args)) if b == "xueliang" => {
-                    subcommands.insert(cli.check(origin, args).join(" "));
+    let mut check_command = |cli: &mut Cli,
+                             origin: &str,
+                             command: &[String],
+                             env: &BTreeMap<String, String>|
+     -> Vec<Vec<String>> {
+        let command: Vec<String> = command.iter().map(|a| placeholder(a, env)).collect();
+        let mut paths = Vec::new();
+        match command.split_first() {
+            Some((b, args)) if b == "xueliang" => paths.push(cli.check(origin, args)),
+            Some((b, _)) if scripts.contains_key(b) => {
+                let found = xueliang_in_script(&scripts[b]);
+                assert!(!found.is_empty(), "{origin}: {b} runs no xueliang command");
+                for args in found {
+                    let args: Vec<String> = args.iter().map(|a| placeholder(a, env)).collect();
+                    paths.push(cli.check(&format!("{origin} ({b})"), &args));
                 }
-                Some((b, _)) if scripts.contains_key(b) => {
-                    let found = xueliang_in_script(&scripts[b]);
-                    assert!(!found.is_empty(), "{origin}: {b} runs no xueliang command");
-                    for args in found {
-                        let args: Vec<String> = args.iter().map(|a| placeholder(a, env)).collect();
-                        subcommands.insert(cli.check(&format!("{origin} ({b})"), &args).join(" "));
-                    }
-                    // The variables a script requires (`${NAME:?…}`) are set.
-                    for part in scripts[b].split("${").skip(1) {
-                        if let Some((name, rest)) = part.split_once(":?")
-                            && !rest.starts_with("usage")
-                            && name.chars().all(|c| c.is_ascii_uppercase() || c == '_')
-                        {
-                            assert!(env.contains_key(name), "{origin}: {b} needs {name}");
-                        }
+                // The variables a script requires (`${NAME:?…}`) are set.
+                for part in scripts[b].split("${").skip(1) {
+                    if let Some((name, rest)) = part.split_once(":?")
+                        && !rest.starts_with("usage")
+                        && name.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+                    {
+                        assert!(env.contains_key(name), "{origin}: {b} needs {name}");
                     }
                 }
-                _ => panic!(
-                    "{origin}: runs {command:?}, neither xueliang nor one of the image's scripts"
-                ),
             }
-        };
+            _ => panic!(
+                "{origin}: runs {command:?}, neither xueliang nor one of the image's scripts"
+            ),
+        }
+        for p in &paths {
+            subcommands.insert(p.join(" "));
+        }
+        paths
+    };
 
-    // compose: the commands of the xueliang services; they keep the image's entrypoint.
-    let mut compose_envs = Vec::new();
+    // Each container: where it comes from, its command line, its environment, the subcommands
+    // it runs, and the variables Kubernetes expands in its args ($(NAME)).
+    struct Run {
+        origin: String,
+        command: Vec<String>,
+        env: BTreeMap<String, String>,
+        paths: Vec<Vec<String>>,
+        expanded: BTreeSet<String>,
+    }
+    let mut runs = Vec::new();
+
+    // compose: the commands of the xueliang services, which set no entrypoint (nor has the
+    // image one): each command is the whole command line.
     for s in compose.xueliang_services() {
+        let origin = format!("compose {}", s.name);
         assert!(
             s.entrypoint.is_empty(),
-            "{}: replaces the image's entrypoint",
-            s.name
+            "{origin}: sets an entrypoint (the command checked here would not be what runs)"
         );
-        check_command(
-            &mut cli,
-            &format!("compose {}", s.name),
-            &s.command,
-            &s.environment,
-        );
-        compose_envs.push((format!("compose {}", s.name), s.environment.clone()));
-        // Every service that reads the rendered configuration mounts it.
-        if s.command.iter().any(|a| a.starts_with(CONFIG_RENDERED)) {
-            assert!(compose.host_path(s, CONFIG_MOUNT).is_some(), "{}", s.name);
-        }
-        for a in s.command.iter().filter(|a| a.starts_with(CONFIG_RENDERED)) {
-            let host = compose.host_path(s, a).unwrap();
+        let paths = check_command(&mut cli, &origin, &s.command, &s.environment);
+        // Every file a command names is a configuration file, in the service's mount of
+        // ./config (the image holds none, and nothing writes one).
+        for a in s.command.iter().filter(|a| a.starts_with('/')) {
+            assert!(
+                a.starts_with(&format!("{CONFIG_MOUNT}/")),
+                "{origin}: names {a}, outside {CONFIG_MOUNT}"
+            );
+            let host = compose
+                .host_path(s, a)
+                .unwrap_or_else(|| panic!("{origin}: {a} is not in a bind mount"));
             assert!(
                 host.is_file(),
-                "{}: {a} is {}, which does not exist",
-                s.name,
+                "{origin}: {a} is {}, which does not exist",
                 host.display()
             );
         }
@@ -985,24 +1224,33 @@ fn every_command_flag_and_variable_exists_in_the_cli() {
                 .healthcheck
                 .iter()
                 .find(|w| w.starts_with("http://"))
-                .unwrap_or_else(|| panic!("{}: no HTTP healthcheck", s.name));
+                .unwrap_or_else(|| panic!("{origin}: no HTTP healthcheck"));
             assert_eq!(
                 url,
                 &format!("http://127.0.0.1:{}/healthz", cfg.port("http.listen")),
-                "{}",
-                s.name
+                "{origin}"
             );
             assert!(
                 dockerfile.contains(" curl "),
                 "the healthcheck's curl is not installed"
             );
         }
+        runs.push(Run {
+            origin,
+            command: s.command.clone(),
+            env: s.environment.clone(),
+            paths,
+            expanded: BTreeSet::new(),
+        });
     }
 
-    // Kubernetes: args only (a `command` would replace the entrypoint that renders the
-    // configuration); $(VAR) references are to the container's own env.
+    // Kubernetes: args only, as compose's `command` (both replace the image's CMD; a `command`
+    // would be read by nothing here); $(VAR) references are to the container's own env.
     let k = kustomized();
-    let mut k8s_envs = Vec::new();
+    let cm_files: BTreeSet<String> = k.config_maps["xueliang-config"]
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
     for (o, c) in containers(&k) {
         let origin = format!(
             "kubernetes {} {}",
@@ -1014,6 +1262,7 @@ fn every_command_flag_and_variable_exists_in_the_cli() {
             .as_array()
             .map(|a| a.iter().map(text).collect())
             .unwrap_or_default();
+        let mut expanded = BTreeSet::new();
         for a in &args {
             for part in a.split("$(").skip(1) {
                 let name = part.split(')').next().unwrap();
@@ -1021,6 +1270,7 @@ fn every_command_flag_and_variable_exists_in_the_cli() {
                     env.contains_key(name),
                     "{origin}: $({name}) is not in its env"
                 );
+                expanded.insert(name.to_string());
             }
         }
         if !is_xueliang_image(c["image"].as_str().unwrap()) {
@@ -1028,9 +1278,18 @@ fn every_command_flag_and_variable_exists_in_the_cli() {
         }
         assert!(
             c.get("command").is_none(),
-            "{origin}: replaces the image's entrypoint"
+            "{origin}: sets `command`; give the command line as `args`"
         );
-        check_command(&mut cli, &origin, &args, &env);
+        let paths = check_command(&mut cli, &origin, &args, &env);
+        for a in args.iter().filter(|a| a.starts_with('/')) {
+            let name = a
+                .strip_prefix(&format!("{CONFIG_MOUNT}/"))
+                .unwrap_or_else(|| panic!("{origin}: names {a}, outside {CONFIG_MOUNT}"));
+            assert!(
+                cm_files.contains(name),
+                "{origin}: {a} is not a file of the ConfigMap ({cm_files:?})"
+            );
+        }
         for probe in ["startupProbe", "readinessProbe", "livenessProbe"] {
             let Some(p) = c.get(probe) else { continue };
             if let Some(h) = p.get("httpGet") {
@@ -1042,7 +1301,13 @@ fn every_command_flag_and_variable_exists_in_the_cli() {
                 );
             }
         }
-        k8s_envs.push((origin, env));
+        runs.push(Run {
+            origin,
+            command: args,
+            env,
+            paths,
+            expanded,
+        });
     }
     // The image's scripts, including those only the build runs (make-clip).
     for (name, script) in &scripts {
@@ -1061,73 +1326,116 @@ fn every_command_flag_and_variable_exists_in_the_cli() {
         );
     }
 
-    // Every XUELIANG_* variable given to a container is one something reads: the CLI
-    // (`[env: …]` in its help), a camera's password_env, a configuration placeholder, or an
-    // image script.
-    for sub in [
-        vec![],
-        vec!["run"],
-        vec!["cameras", "apply"],
-        vec!["users", "add"],
-        vec!["camsim"],
-    ] {
-        let path: Vec<String> = sub.into_iter().map(String::from).collect();
-        cli.help(&path);
-    }
-    let mut known = cli.env_vars();
-    known.extend(cfg.password_envs());
-    known.extend(cfg.placeholders());
-    for s in scripts.values() {
-        for part in s.split('$').skip(1) {
-            let name: String = part
-                .trim_start_matches('{')
-                .chars()
-                .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
-                .collect();
-            if name.len() > 1 && !name.ends_with('_') {
-                known.insert(name); // an environment variable, not a shell one
-            }
-        }
-    }
-    // Read by the binary outside clap: the model cache, the password of `users add`.
-    for (var, file) in [
-        ("XUELIANG_CACHE", "core/src/paths.rs"),
-        ("XUELIANG_PASSWORD", "src/cmd/users.rs"),
+    // What the binary reads outside clap, where this test says it does: the model cache, the
+    // password of `users add`, the database password from the variable
+    // dispatcher.database_password_env names; and the processes without the edge role load
+    // the inventory without resolving camera passwords (database_password_sent runs one).
+    for (file, what) in [
+        ("core/src/paths.rs", "\"XUELIANG_CACHE\""),
+        ("src/cmd/users.rs", "\"XUELIANG_PASSWORD\""),
+        (
+            "core/src/config/node.rs",
+            "database_password_env: Option<String>",
+        ),
+        ("dispatcher/src/store/mod.rs", "pub fn database_password("),
+        ("src/cmd/users.rs", "store::database_password("),
+        ("src/cmd/users.rs", "CameraCredentials::NotNeeded"),
+        ("src/cmd/run.rs", "CameraCredentials::NotNeeded"),
     ] {
         assert!(
-            read(&repo.join(file)).contains(&format!("\"{var}\"")),
-            "{file} no longer reads {var}"
+            read(&repo.join(file)).contains(what),
+            "{file} no longer has {what}"
         );
-        known.insert(var.to_string());
     }
-    assert!(known.contains("XUELIANG_NODE_NAME"), "{known:?}");
-    for (origin, env) in compose_envs.iter().chain(&k8s_envs) {
-        for var in env.keys().filter(|k| k.starts_with("XUELIANG_")) {
+    let db_var = cfg.database_password_env().to_string();
+    let camera_vars = cfg.password_envs();
+    assert!(!camera_vars.is_empty());
+
+    // Each container: the secrets its process needs, and only variables its process reads.
+    let (mut edges, mut databases) = (0, 0);
+    for r in &runs {
+        let inv = invocations(&r.command, &scripts);
+        // What it reads: clap's `[env: …]` of the subcommands it runs, the cameras'
+        // password_env where it runs an edge, the database password where it opens the
+        // database, XUELIANG_PASSWORD for `users add`, the model cache for `run` and `camsim`,
+        // the variables of the image script it runs, and those Kubernetes expands into its args.
+        let mut reads: BTreeSet<String> = r.expanded.clone();
+        for p in &r.paths {
+            reads.extend(cli.env_vars_of(p));
+            match p.join(" ").as_str() {
+                "users add" => {
+                    reads.insert("XUELIANG_PASSWORD".into());
+                }
+                "run" | "camsim" => {
+                    reads.insert("XUELIANG_CACHE".into());
+                }
+                _ => {}
+            }
+        }
+        if runs_edge(&inv) {
+            reads.extend(camera_vars.iter().cloned());
+        }
+        if opens_database(&inv) {
+            reads.insert(db_var.clone());
+        }
+        if let Some(s) = r.command.first().and_then(|b| scripts.get(b)) {
+            for part in s.split('$').skip(1) {
+                let name: String = part
+                    .trim_start_matches('{')
+                    .chars()
+                    .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                    .collect();
+                if name.len() > 1 && !name.ends_with('_') {
+                    reads.insert(name); // an environment variable, not a shell one
+                }
+            }
+        }
+
+        // The secrets reach the processes that need them, and no others: each edge every
+        // camera's password, each process that opens the database (the dispatchers, the users
+        // job) the database password; a container that runs no edge no camera password — a
+        // dispatcher connects to no camera — unless Kubernetes expands it into its args
+        // (camsim's --auth).
+        if runs_edge(&inv) {
+            edges += 1;
+            for var in &camera_vars {
+                assert!(r.env.contains_key(var), "{}: {var} missing", r.origin);
+            }
+        } else {
+            for var in camera_vars.iter().filter(|v| !r.expanded.contains(*v)) {
+                assert!(
+                    !r.env.contains_key(var),
+                    "{}: runs no edge, yet carries the camera password {var}",
+                    r.origin
+                );
+            }
+        }
+        if opens_database(&inv) {
+            databases += 1;
             assert!(
-                known.contains(var),
-                "{origin}: nothing reads {var} (known: {known:?})"
+                r.env.get(&db_var).is_some_and(|v| !v.is_empty()),
+                "{}: {db_var} (dispatcher.database_password_env) missing",
+                r.origin
+            );
+        }
+        // Every XUELIANG_* variable given to it is one of those.
+        for var in r.env.keys().filter(|k| k.starts_with("XUELIANG_")) {
+            assert!(
+                reads.contains(var),
+                "{}: nothing in it reads {var} (it reads {reads:?})",
+                r.origin
             );
         }
     }
-    // The placeholders and password variables of the configuration reach the roles that need
-    // them: every dispatcher the database password, every edge and dispatcher the cameras'.
-    for (origin, env) in compose_envs.iter().chain(&k8s_envs) {
-        let role = if origin.contains("dispatcher") {
-            "dispatcher"
-        } else if origin.contains("edge") {
-            "edge"
-        } else {
-            continue;
-        };
-        for var in cfg.password_envs() {
-            assert!(env.contains_key(&var), "{origin}: {var} missing");
-        }
-        if role == "dispatcher" {
-            for var in cfg.placeholders() {
-                assert!(env.contains_key(&var), "{origin}: {var} missing");
-            }
-        }
-    }
+    assert!(
+        cli.env_vars_of(&["run".to_string()])
+            .contains("XUELIANG_NODE_NAME"),
+        "`xueliang run` no longer takes the pods' names from XUELIANG_NODE_NAME"
+    );
+    // compose: three edges; dispatchers 2 + users; Kubernetes: the edge StatefulSet; the
+    // dispatcher Deployment + the users Job.
+    assert_eq!(edges, 4, "containers that run an edge");
+    assert_eq!(databases, 5, "containers that open the database");
 }
 
 #[test]
@@ -1201,21 +1509,39 @@ fn compose_runs_the_cluster_the_cluster_test_runs() {
     // PostgreSQL 16, with the database, user and password of dispatcher.database.
     let pg = service("postgres");
     assert!(pg.image.starts_with("postgres:16"), "{}", pg.image);
+    // The URL is postgres://USER@HOST:PORT/DB; the password is in the variable that
+    // dispatcher.database_password_env names, given to every service that opens the database
+    // (the dispatchers and `users`): PostgreSQL's own.
     let db = cfg.str("dispatcher.database");
     let (user, rest) = db
         .strip_prefix("postgres://")
         .unwrap()
-        .split_once(':')
+        .split_once('@')
         .unwrap();
     assert_eq!(pg.environment["POSTGRES_USER"], user);
     assert_eq!(
         pg.environment["POSTGRES_DB"],
         rest.rsplit('/').next().unwrap()
     );
-    for s in roles.iter().filter(|s| s.role() == Some("dispatcher")) {
+    let scripts = image_scripts();
+    let db_var = cfg.database_password_env();
+    let openers: Vec<&Service> = compose
+        .xueliang_services()
+        .into_iter()
+        .filter(|s| opens_database(&invocations(&s.command, &scripts)))
+        .collect();
+    let names: BTreeSet<&str> = openers.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        BTreeSet::from(["dispatcher-1", "dispatcher-2", "users"]),
+        "the services that open the database"
+    );
+    for s in openers {
         assert_eq!(
-            pg.environment["POSTGRES_PASSWORD"],
-            s.environment["XUELIANG_DB_PASSWORD"]
+            s.environment.get(db_var),
+            Some(&pg.environment["POSTGRES_PASSWORD"]),
+            "{}: {db_var}",
+            s.name
         );
     }
 
@@ -1296,7 +1622,12 @@ fn compose_runs_the_cluster_the_cluster_test_runs() {
         assert_eq!(c["username"].as_str(), Some(user), "{url}");
         let var = c["password_env"].as_str().unwrap();
         for s in roles.iter().filter(|s| s.role() == Some("edge")) {
-            assert_eq!(s.environment[var], pass, "{}: {var}", s.name);
+            assert_eq!(
+                s.environment.get(var).map(String::as_str),
+                Some(pass),
+                "{}: {var}",
+                s.name
+            );
         }
     }
 }
@@ -1336,6 +1667,30 @@ fn kubernetes_objects_agree_with_the_configuration_and_the_measurements() {
         storage >= cfg.int("analyzer.spool_max_mb") as f64,
         "the spool volume ({storage} MiB) is smaller than analyzer.spool_max_mb"
     );
+    // The edges' camera passwords are the ones camsim serves with (--auth USER:$(VAR)): the
+    // same key of the Secret.
+    let camsim = object(&k, "Deployment", "camsim");
+    let cc = c0(camsim);
+    let camsim_args = arg_list(&cc);
+    let (user, pass) = flag(&camsim_args, "--auth")
+        .and_then(|a| a.split_once(':'))
+        .expect("camsim --auth USER:PASS");
+    let pass_var = pass
+        .strip_prefix("$(")
+        .and_then(|v| v.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("camsim's password is not from its env: {pass}"));
+    let camsim_pass = container_env(camsim, &cc)[pass_var].clone();
+    let edge_env = container_env(edge, &ec);
+    let inv = toml_table(&cfg.dir.join(cfg.str("inventory.cameras")));
+    for c in inv["camera"].as_array().unwrap() {
+        assert_eq!(c["username"].as_str(), Some(user), "{}", c["id"]);
+        let var = c["password_env"].as_str().unwrap();
+        assert_eq!(
+            edge_env.get(var),
+            Some(&camsim_pass),
+            "xueliang-edge: {var}"
+        );
+    }
     let headless = object(&k, "Service", edge["spec"]["serviceName"].as_str().unwrap());
     assert_eq!(headless["spec"]["clusterIP"], "None");
     let pod_labels = |o: &Value| at(o, "spec.template.metadata.labels").clone();
@@ -1401,34 +1756,65 @@ fn kubernetes_objects_agree_with_the_configuration_and_the_measurements() {
         );
     }
 
-    // Every pod that reads the rendered configuration has the ConfigMap at /etc/xueliang and a
-    // writable /run/xueliang (the root file system is read-only).
+    // Every xueliang container runs as the image's user on a read-only root file system, and
+    // has a volume wherever its process writes: GStreamer's plugin registry (GST_REGISTRY of
+    // the image) where it decodes or serves video (an edge, camsim), node.data_dir where it
+    // creates it (`run`, `users`). The configuration is the ConfigMap, mounted read-only, where
+    // a command names a file of it.
+    let dockerfile = read(&repo().join(compose::DOCKERFILE));
+    let registry = dockerfile
+        .split("GST_REGISTRY=")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .expect("the image sets GST_REGISTRY");
+    let registry_dir = Path::new(registry).parent().unwrap().to_str().unwrap();
+    assert_eq!(registry_dir, "/tmp", "GST_REGISTRY={registry}");
+    let scripts = image_scripts();
     for (o, c) in containers(&k) {
         if !is_xueliang_image(c["image"].as_str().unwrap()) {
             continue;
         }
-        let name = text(&o["metadata"]["name"]);
+        let name = format!("{} {}", text(&o["metadata"]["name"]), text(&c["name"]));
         assert_eq!(
             at(o, "spec.template.spec.securityContext.runAsUser"),
             10001,
             "{name}"
         );
-        if !c["args"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|a| text(a).starts_with(CONFIG_RENDERED))
-        {
-            continue;
+        assert_eq!(
+            at(c, "securityContext.readOnlyRootFilesystem"),
+            true,
+            "{name}: the root file system is not read-only"
+        );
+        let args: Vec<String> = c["args"].as_array().unwrap().iter().map(text).collect();
+        let inv = invocations(&args, &scripts);
+        if args.iter().any(|a| a.starts_with(CONFIG_MOUNT)) {
+            assert!(
+                volume_at(o, c, CONFIG_MOUNT).is_some_and(|v| v.get("configMap").is_some()),
+                "{name}: no ConfigMap at {CONFIG_MOUNT}"
+            );
+            assert_eq!(
+                mount_at(c, CONFIG_MOUNT)["readOnly"],
+                true,
+                "{name}: {CONFIG_MOUNT} is writable"
+            );
         }
-        assert!(
-            volume_at(o, c, CONFIG_MOUNT).is_some_and(|v| v.get("configMap").is_some()),
-            "{name}"
-        );
-        assert!(
-            volume_at(o, c, CONFIG_RENDERED).is_some_and(|v| v.get("emptyDir").is_some()),
-            "{name}"
-        );
+        let camsim = inv.iter().any(|a| a.first().is_some_and(|c| c == "camsim"));
+        if runs_edge(&inv) || camsim {
+            assert!(
+                writable_at(o, c, registry_dir),
+                "{name}: GST_REGISTRY ({registry}) is on the read-only root"
+            );
+        }
+        let data_dir = cfg.str("node.data_dir");
+        if inv
+            .iter()
+            .any(|a| a.first().is_some_and(|c| c == "run" || c == "users"))
+        {
+            assert!(
+                writable_at(o, c, data_dir),
+                "{name}: node.data_dir ({data_dir}) is on the read-only root"
+            );
+        }
     }
 
     // The Secret is the example's: the keys the pods read, and only placeholders in it.
@@ -1627,13 +2013,12 @@ fn the_dockerfile_builds_on_bookworm_with_what_xl_installs() {
     {
         assert!(runtime.contains(p), "the runtime image lacks {p}");
     }
-    for p in ["curl", "gettext-base"] {
-        assert!(
-            runtime.contains(p),
-            "the runtime image lacks {p} (healthchecks / entrypoint)"
-        );
-    }
-    // The entrypoint is the installed entrypoint.sh; the copied files exist.
+    assert!(
+        runtime.contains(" curl "),
+        "the runtime image lacks curl (the healthchecks)"
+    );
+    // The copied files exist. Nothing renders the configuration (it is read as mounted), and
+    // there is no entrypoint (every_command_flag_and_variable_exists_in_the_cli checks that).
     for l in df
         .lines()
         .filter(|l| l.starts_with("COPY ") && !l.contains("--from="))
@@ -1645,10 +2030,14 @@ fn the_dockerfile_builds_on_bookworm_with_what_xl_installs() {
             assert!(repo.join(src).exists(), "COPY {src}: no such file");
         }
     }
-    assert!(df.contains(
-        "COPY --chmod=0755 deploy/docker/entrypoint.sh /usr/local/bin/xueliang-entrypoint"
-    ));
-    assert!(df.contains("ENTRYPOINT [\"/usr/local/bin/xueliang-entrypoint\"]"));
+    for gone in ["envsubst", "gettext-base", "/run/xueliang"] {
+        assert!(
+            !df.lines()
+                .filter(|l| !l.trim_start().starts_with('#'))
+                .any(|l| l.contains(gone)),
+            "the Dockerfile still has {gone}"
+        );
+    }
     assert!(df.contains("USER 10001:10001"));
     let cfg = ClusterConfig::load();
     let exposed: BTreeSet<u16> = df

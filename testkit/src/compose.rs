@@ -6,18 +6,20 @@
 //! and `xueliang check-config`.
 //!
 //! Conventions of the image (deploy/docker): the configuration is mounted read-only at
-//! [`CONFIG_MOUNT`] and the entrypoint renders it into [`CONFIG_RENDERED`], where the commands
-//! read it; [`Compose::host_path`] follows both steps back to the repository's file.
+//! [`CONFIG_MOUNT`] and the commands read it there ([`CONFIG_FILE`]): it holds no secret, so
+//! nothing renders it (the image has no entrypoint); [`Compose::host_path`] follows a path in a
+//! container back to the repository's file.
 
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use xueliang_core::config::{Inventory, NodeConfig};
 
-/// Where the configuration is mounted in every xueliang container (a bind mount, a ConfigMap).
+/// Where the configuration is mounted, read-only, in every xueliang container (a bind mount, a
+/// ConfigMap).
 pub const CONFIG_MOUNT: &str = "/etc/xueliang";
-/// Where the image's entrypoint writes the rendered configuration (secrets filled in).
-pub const CONFIG_RENDERED: &str = "/run/xueliang";
+/// The `xueliang.toml` the commands read (`--config`), and the image's scripts' default.
+pub const CONFIG_FILE: &str = "/etc/xueliang/xueliang.toml";
 /// The Dockerfile the compose file builds the xueliang image from, relative to the repository.
 pub const DOCKERFILE: &str = "deploy/docker/Dockerfile";
 
@@ -397,21 +399,16 @@ impl Compose {
             .collect()
     }
 
-    /// The repository file a path inside `service`'s container comes from: through the
-    /// entrypoint's rendering ([`CONFIG_RENDERED`] is a copy of [`CONFIG_MOUNT`]) and the
+    /// The repository file a path inside `service`'s container comes from, through the
     /// service's bind mounts. `None` when no bind mount holds it.
     pub fn host_path(&self, service: &Service, container_path: &str) -> Option<PathBuf> {
-        let path = match container_path.strip_prefix(CONFIG_RENDERED) {
-            Some(rest) => format!("{CONFIG_MOUNT}{rest}"),
-            None => container_path.to_string(),
-        };
         let base = self.file.parent().expect("the compose file is in a folder");
         service
             .volumes
             .iter()
             .filter(|m| m.is_bind())
             .find_map(|m| {
-                let rest = path.strip_prefix(&m.target)?;
+                let rest = container_path.strip_prefix(&m.target)?;
                 if !(rest.is_empty() || rest.starts_with('/')) {
                     return None;
                 }
@@ -559,6 +556,7 @@ mod tests {
 
     #[test]
     fn the_compose_topology_is_a_cluster() {
+        assert!(CONFIG_FILE.starts_with(&format!("{CONFIG_MOUNT}/")));
         let t = topology(&crate::deploy::repo());
         assert_eq!(t.edges.len(), 3, "{t:?}");
         assert_eq!(t.dispatchers.len(), 2, "{t:?}");
