@@ -244,16 +244,83 @@ fn geojson_problems_are_named() {
     .unwrap_err()
     .0;
     assert!(e[0].message.contains("FeatureCollection"));
-    let swapped = AREAS.replace(
-        "[114.0420, 22.5300], [114.0650",
-        "[22.5300, 114.0420], [114.0650",
-    );
+    // Latitude and longitude swapped (everywhere the position appears, rings stay closed).
+    let swapped = AREAS.replace("[114.0420, 22.5300]", "[22.5300, 114.0420]");
     let e = Jurisdictions::parse(&swapped, Path::new("j.geojson"))
         .unwrap_err()
         .0;
     assert_eq!(e[0].key, "features[0].geometry");
     assert!(e[0].hint.as_ref().unwrap().contains("longitude"));
     assert!(Jurisdictions::parse("{not json", Path::new("j.geojson")).is_err());
+}
+
+/// One feature `a` with the given rings (each `[[lon, lat], …]`) as GeoJSON.
+fn one_area(rings: &str) -> String {
+    format!(
+        "{{\"type\": \"FeatureCollection\", \"features\": [{{\"type\": \"Feature\", \
+         \"properties\": {{\"id\": \"a\", \"name\": \"甲\", \"desk_id\": \"futian-ps\"}}, \
+         \"geometry\": {{\"type\": \"Polygon\", \"coordinates\": {rings}}}}}]}}"
+    )
+}
+
+#[test]
+fn jurisdiction_geometry_must_be_simple_closed_rings_with_holes_inside() {
+    let j = |rings: &str| Jurisdictions::parse(&one_area(rings), Path::new("j.geojson"));
+    let square = "[[114.0, 22.5], [114.1, 22.5], [114.1, 22.6], [114.0, 22.6], [114.0, 22.5]]";
+    j(&format!("[{square}]")).unwrap();
+    let hole = "[[114.02, 22.52], [114.04, 22.52], [114.04, 22.54], [114.02, 22.52]]";
+    j(&format!("[{square}, {hole}]")).unwrap();
+
+    // A bow tie: two edges cross at [114.05, 22.55].
+    let e = one_error(j(
+        "[[[114.0, 22.5], [114.1, 22.6], [114.1, 22.5], [114.0, 22.6], [114.0, 22.5]]]",
+    ));
+    assert_eq!(e.key, "features[0].geometry");
+    assert!(e.message.contains("jurisdiction `a`"), "{e}");
+    assert!(e.message.contains("outer ring crosses itself"), "{e}");
+    assert!(e.message.contains("[114.05"), "names the point: {e}");
+
+    // Not closed: named, not silently closed.
+    let e = one_error(j(
+        "[[[114.0, 22.5], [114.1, 22.5], [114.1, 22.6], [114.0, 22.6]]]",
+    ));
+    assert!(e.message.contains("is not closed"), "{e}");
+    assert!(e.message.contains("[114, 22.6]"), "{e}");
+    assert!(e.hint.unwrap().contains("RFC 7946"));
+
+    // A hole outside its polygon, named with a point outside.
+    let outside = "[[114.2, 22.52], [114.24, 22.52], [114.24, 22.54], [114.2, 22.52]]";
+    let e = one_error(j(&format!("[{square}, {outside}]")));
+    assert!(
+        e.message.contains("hole 0 lies outside the outer ring"),
+        "{e}"
+    );
+    assert!(e.message.contains("at [114.2, 22.52]"), "{e}");
+}
+
+#[test]
+fn an_empty_jurisdictions_file_needs_an_explicit_opt_in() {
+    let empty = "{\"type\": \"FeatureCollection\", \"features\": []}";
+    let assemble = |node_text: &str| {
+        Settings::assemble(
+            node(node_text).unwrap(),
+            cameras(CAMERAS).unwrap(),
+            Jurisdictions::parse(empty, Path::new("j.geojson")).unwrap(),
+            Path::new("xueliang.toml"),
+        )
+    };
+    let e = one_error(assemble(NODE));
+    assert_eq!(e.key, "features");
+    assert!(
+        e.message.contains("every alert would go to the centre"),
+        "{e}"
+    );
+    assert!(e.hint.unwrap().contains("allow_empty_jurisdictions = true"));
+    assemble(&NODE.replace(
+        "jurisdictions = \"jurisdictions.geojson\"",
+        "jurisdictions = \"jurisdictions.geojson\"\nallow_empty_jurisdictions = true",
+    ))
+    .unwrap();
 }
 
 #[test]

@@ -106,7 +106,13 @@ impl Jurisdictions {
                     None
                 }
             };
-            let shape: Option<MultiPolygon<f64>> = match f.geometry.map(|g| g.value) {
+            let value = f.geometry.map(|g| g.value);
+            let closed = value
+                .as_ref()
+                .is_none_or(|v| rings_closed(&key, &id, v, &mut e));
+            let shape: Option<MultiPolygon<f64>> = match value {
+                // Named above; converting would close it silently.
+                Some(_) if !closed => None,
                 Some(geojson::Value::Polygon(p)) => {
                     geo::Polygon::<f64>::try_from(geojson::Value::Polygon(p))
                         .ok()
@@ -142,7 +148,8 @@ impl Jurisdictions {
                         "GeoJSON positions are [longitude, latitude]",
                     );
                 }
-                if shape.unsigned_area() == 0.0 {
+                // A bow tie's halves cancel out: name the crossing, not the zero area.
+                if !shape_problems(&key, &id, shape, &mut e) && shape.unsigned_area() == 0.0 {
                     e.push(format!("{key}.geometry"), "has zero area", "");
                 }
             }
@@ -161,4 +168,151 @@ impl Jurisdictions {
             areas,
         })
     }
+}
+
+/// Every ring of a (Multi)Polygon ends where it starts and has at least four positions
+/// (RFC 7946 §3.1.6). Checked on the GeoJSON itself: converting it closes rings silently, and
+/// a ring closed by guess is not the boundary its author drew. `false` when a ring is not.
+fn rings_closed(key: &str, id: &str, v: &geojson::Value, e: &mut Errors<'_>) -> bool {
+    let polygons: Vec<&Vec<Vec<Vec<f64>>>> = match v {
+        geojson::Value::Polygon(p) => vec![p],
+        geojson::Value::MultiPolygon(m) => m.iter().collect(),
+        _ => return true,
+    };
+    let mut ok = true;
+    for (pi, rings) in polygons.iter().enumerate() {
+        for (ri, ring) in rings.iter().enumerate() {
+            let what = ring_name(pi, ri);
+            let (Some(first), Some(last)) = (ring.first(), ring.last()) else {
+                e.push(
+                    format!("{key}.geometry"),
+                    format!("jurisdiction `{id}`: {what} is empty"),
+                    "",
+                );
+                ok = false;
+                continue;
+            };
+            if first != last {
+                e.push(
+                    format!("{key}.geometry"),
+                    format!(
+                        "jurisdiction `{id}`: {what} is not closed: it starts at {} and ends at {}",
+                        pos(first),
+                        pos(last)
+                    ),
+                    "a GeoJSON ring ends with the position it starts with (RFC 7946 §3.1.6)",
+                );
+                ok = false;
+            } else if ring.len() < 4 {
+                e.push(
+                    format!("{key}.geometry"),
+                    format!(
+                        "jurisdiction `{id}`: {what} has {} positions; a ring needs at least 4",
+                        ring.len()
+                    ),
+                    "three corners and the first one repeated",
+                );
+                ok = false;
+            }
+        }
+    }
+    ok
+}
+
+fn pos(p: &[f64]) -> String {
+    match p {
+        [x, y, ..] => format!("[{x}, {y}]"),
+        _ => format!("{p:?}"),
+    }
+}
+
+fn ring_name(polygon: usize, ring: usize) -> String {
+    match ring {
+        0 => format!("polygon {polygon}'s outer ring"),
+        h => format!("polygon {polygon}'s hole {}", h - 1),
+    }
+}
+
+/// Simple rings and holes inside their polygon (OGC simple features, via geo's validation),
+/// each problem named with the feature, the ring and a point where it is. `true` if any.
+fn shape_problems(key: &str, id: &str, shape: &MultiPolygon<f64>, e: &mut Errors<'_>) -> bool {
+    use geo::CoordinatePosition;
+    use geo::algorithm::Validation;
+    use geo::algorithm::validation::{InvalidMultiPolygon, InvalidPolygon, RingRole};
+    use geo::coordinate_position::CoordPos;
+    let ring_of = |p: &geo::Polygon<f64>, role: &RingRole| -> (geo::LineString<f64>, usize) {
+        match role {
+            RingRole::Exterior => (p.exterior().clone(), 0),
+            RingRole::Interior(i) => (p.interiors()[*i].clone(), i + 1),
+        }
+    };
+    // Parts of one MultiPolygon that touch or overlap are not checked: they are sloppy but
+    // harmless (a point in either part is in the area), and hand-drawn station areas often
+    // share an edge between their parts.
+    let problems: Vec<(usize, InvalidPolygon)> = shape
+        .validation_errors()
+        .into_iter()
+        .filter_map(|p| match p {
+            InvalidMultiPolygon::InvalidPolygon(pi, inner) => Some((pi.0, inner)),
+            _ => None,
+        })
+        .collect();
+    let any = !problems.is_empty();
+    for (pi, inner) in problems {
+        let p = &shape.0[pi];
+        let (what, at) = match &inner {
+            InvalidPolygon::SelfIntersection(role) => {
+                let (ring, ri) = ring_of(p, role);
+                (
+                    format!("{} crosses itself", ring_name(pi, ri)),
+                    self_crossing(&ring),
+                )
+            }
+            InvalidPolygon::InteriorRingNotContainedInExteriorRing(role) => {
+                let (ring, ri) = ring_of(p, role);
+                let outer = geo::Polygon::new(p.exterior().clone(), vec![]);
+                let out = ring
+                    .0
+                    .iter()
+                    .find(|c| outer.coordinate_position(*c) == CoordPos::Outside)
+                    .copied();
+                (
+                    format!("{} lies outside the outer ring", ring_name(pi, ri)),
+                    out,
+                )
+            }
+            other => (format!("polygon {pi}: {other}"), None),
+        };
+        let at = at.map_or(String::new(), |c| format!(" at [{}, {}]", c.x, c.y));
+        e.push(
+            format!("{key}.geometry"),
+            format!("jurisdiction `{id}`: {what}{at}"),
+            "draw each station's area as a simple ring (no crossing edges), holes inside it",
+        );
+    }
+    any
+}
+
+/// Where a ring first crosses itself: the intersection of two of its non-adjacent edges.
+fn self_crossing(ring: &geo::LineString<f64>) -> Option<geo::Coord<f64>> {
+    use geo::line_intersection::{LineIntersection, line_intersection};
+    let lines: Vec<geo::Line<f64>> = ring.lines().collect();
+    let n = lines.len();
+    for i in 0..n {
+        for j in i + 2..n {
+            if i == 0 && j == n - 1 {
+                continue; // the closing edge meets the first one at the start point
+            }
+            match line_intersection(lines[i], lines[j]) {
+                Some(LineIntersection::SinglePoint { intersection, .. }) => {
+                    return Some(intersection);
+                }
+                Some(LineIntersection::Collinear { intersection }) => {
+                    return Some(intersection.start);
+                }
+                None => {}
+            }
+        }
+    }
+    None
 }

@@ -41,6 +41,21 @@ impl Settings {
         node_file: &Path,
     ) -> Result<Settings, ConfigErrors> {
         let mut errs = inventory_desk_errors(&node, &inventory, node_file);
+        if jurisdictions.areas.is_empty() && !node.allow_empty_jurisdictions {
+            errs.push(
+                ConfigError::new(
+                    &jurisdictions.file,
+                    "features",
+                    "holds no jurisdiction: every alert would go to the centre as unroutable",
+                )
+                .hint(format!(
+                    "add the police stations' polygons, or, if routing by camera desk and \
+                     routes alone is intended, set allow_empty_jurisdictions = true under \
+                     [inventory] in {}",
+                    node_file.display()
+                )),
+            );
+        }
         for (i, j) in jurisdictions.areas.iter().enumerate() {
             if node.desk(&j.desk_id).is_none() {
                 errs.push(

@@ -162,6 +162,10 @@ struct InventoryPaths {
     cameras: String,
     /// Jurisdiction polygons (GeoJSON), relative to this file.
     jurisdictions: String,
+    /// Accept a jurisdictions file with no polygon (alerts then route by camera desk
+    /// overrides and the route tree only, and fall back to the centre).
+    #[serde(default)]
+    allow_empty_jurisdictions: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -472,6 +476,8 @@ pub struct NodeConfig {
     pub kafka: KafkaConfig,
     pub cameras_file: PathBuf,
     pub jurisdictions_file: PathBuf,
+    /// `inventory.allow_empty_jurisdictions`: an empty jurisdictions file is intended.
+    pub allow_empty_jurisdictions: bool,
     pub desks: Vec<DeskV1>,
     pub ingest: IngestConfig,
     pub analyzer: AnalyzerConfig,
@@ -527,6 +533,7 @@ impl NodeConfig {
             kafka,
             cameras_file: base.join(&raw.inventory.cameras),
             jurisdictions_file: base.join(&raw.inventory.jurisdictions),
+            allow_empty_jurisdictions: raw.inventory.allow_empty_jurisdictions,
             desks: raw.desk,
             ingest,
             analyzer,
