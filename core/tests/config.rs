@@ -472,6 +472,20 @@ fn the_database_password_comes_from_a_variable_on_postgres_only() {
 }
 
 #[test]
+fn a_station_silence_is_bounded_below_the_centres() {
+    let n = node(NODE).unwrap();
+    assert_eq!(
+        n.dispatcher.max_station_silence,
+        Duration::from_secs(4 * 3600)
+    );
+    let e = one_error(node(&NODE.replace(
+        "max_station_silence_s = 14400",
+        "max_station_silence_s = 999999999",
+    )));
+    assert_eq!(e.key, "dispatcher.max_station_silence_s");
+}
+
+#[test]
 fn a_node_name_from_the_command_line_renames_the_dispatchers_client() {
     let mut n = node(NODE).unwrap();
     n.dispatcher.rename_node("dispatcher-2");

@@ -129,7 +129,11 @@ pub fn start(
         node.dispatcher.session_ttl,
         shutdown.clone(),
     )
-    .with_status(board);
+    .with_status(board)
+    .with_silence_limits(api::SilenceLimits {
+        station: node.dispatcher.max_station_silence,
+        any: node.dispatcher.max_silence,
+    });
     let listener = crate::serve::bind(
         api_listen.unwrap_or(node.dispatcher.listen),
         "the desk API",

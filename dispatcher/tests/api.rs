@@ -466,8 +466,11 @@ async fn only_the_centre_sets_the_duty_level_and_every_desk_hears_it() {
     assert_eq!(r.status, 403);
     let silences = srv.get(&li, "/api/v1/silences").await.json();
     assert_eq!(silences.as_array().unwrap().len(), 1);
-    // A silenced alert is stored but not pushed.
-    let quiet = srv.alert(alert(CAM_FUTIAN, EventType::Loitering)).await;
+    // A silenced alert is stored but not pushed (minor: at 特殊 duty a major one is P1,
+    // which no silence holds back).
+    let mut quiet = alert(CAM_FUTIAN, EventType::Loitering);
+    quiet.severity = Severity::Minor;
+    let quiet = srv.alert(quiet).await;
     assert!(
         li_push.next(Duration::from_millis(500)).await.is_none(),
         "silenced: no push"
@@ -477,6 +480,52 @@ async fn only_the_centre_sets_the_duty_level_and_every_desk_hears_it() {
         .await
         .json();
     assert_eq!(d["silenced"], true);
+
+    // A critical (P1) alert on the silenced camera is not held back: it notifies (and will
+    // escalate), and its history says a silence was ignored.
+    let mut loud = alert(CAM_FUTIAN, EventType::ZoneIntrusion);
+    loud.severity = Severity::Critical;
+    let loud = srv.alert(loud).await;
+    assert!(
+        li_push.next(Duration::from_secs(2)).await.is_some(),
+        "a P1 is pushed despite the silence"
+    );
+    let d = srv
+        .get(&li, &format!("/api/v1/incidents/{loud}"))
+        .await
+        .json();
+    assert_eq!(d["silenced"], false, "{d}");
+    assert!(d.to_string().contains("ignored for P1"), "{d}");
+
+    // Silences are bounded: a station's to 4 h ahead, the centre's to 7 days; the refusal
+    // names the setting.
+    let until = |h: i64, cam: &str| json!({ "scope": "camera", "value": cam, "starts_at": now, "ends_at": now + chrono::Duration::hours(h), "comment": "" });
+    let r = srv
+        .post(&li, "/api/v1/silences", until(24 * 365 * 100, CAM_FUTIAN))
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(r.text().contains("max_station_silence_s"), "{}", r.text());
+    assert!(r.text().contains("district centre"), "{}", r.text());
+    let r = srv
+        .post(&li, "/api/v1/silences", until(5, CAM_FUTIAN))
+        .await;
+    assert_eq!(r.status, 403, "5 h is past a station's 4 h: {}", r.text());
+    let r = srv
+        .post(&zhao, "/api/v1/silences", until(48, CAM_FUTIAN))
+        .await;
+    assert_eq!(r.status, 201, "the centre may set 2 days: {}", r.text());
+    let r = srv
+        .post(&zhao, "/api/v1/silences", until(24 * 30, CAM_FUTIAN))
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(r.text().contains("max_silence_s"), "{}", r.text());
+    let r = srv
+        .post(&li, "/api/v1/silences", until(-1, CAM_FUTIAN))
+        .await;
+    assert_eq!(r.status, 400, "an already-over silence: {}", r.text());
+    // The centre sees every silence, the station its own.
+    let all = srv.get(&zhao, "/api/v1/silences").await.json();
+    assert_eq!(all.as_array().unwrap().len(), 2, "{all}");
     srv.shutdown.trigger();
 }
 

@@ -542,9 +542,19 @@ async fn silences_record_but_do_not_notify_or_escalate() {
         let ch = put(
             &env,
             s,
+            alert(CAM_FUTIAN, EventType::ZoneIntrusion, Severity::Major, t0()),
+        )
+        .await
+        .incident
+        .unwrap();
+        assert!(!ch.notify && ch.incident.silenced, "{name}");
+        // A critical alert (P1) on the silenced camera is not held back by the silence.
+        let p1 = put(
+            &env,
+            s,
             alert(
                 CAM_FUTIAN,
-                EventType::ZoneIntrusion,
+                EventType::CrowdGathering,
                 Severity::Critical,
                 t0(),
             ),
@@ -552,7 +562,10 @@ async fn silences_record_but_do_not_notify_or_escalate() {
         .await
         .incident
         .unwrap();
-        assert!(!ch.notify && ch.incident.silenced, "{name}");
+        assert!(
+            p1.notify && !p1.incident.silenced,
+            "{name}: P1 ignores silences"
+        );
         // Another camera is not silenced.
         let other = put(
             &env,
@@ -570,10 +583,13 @@ async fn silences_record_but_do_not_notify_or_escalate() {
         assert!(other.notify);
         env.clock.advance(Duration::from_secs(3600 * 2));
         let up = s.escalate_due().await.unwrap();
+        let mut escalated: Vec<_> = up.iter().map(|c| c.incident.id).collect();
+        escalated.sort();
+        let mut expected = vec![other.incident.id, p1.incident.id];
+        expected.sort();
         assert_eq!(
-            up.iter().map(|c| c.incident.id).collect::<Vec<_>>(),
-            [other.incident.id],
-            "{name}: the silenced one waits quietly"
+            escalated, expected,
+            "{name}: the silenced one waits quietly, the P1 escalates"
         );
         // Desk scope: a station's whole queue.
         let desk_sil = s

@@ -256,6 +256,10 @@ struct DispatcherRaw {
     ack_sla_s: AckSlaRaw,
     /// How long a desk login lasts.
     session_ttl_s: u64,
+    /// The longest silence a station desk may set (its own desk or cameras); the centre may
+    /// set up to `max_silence_s`. Silences never hold back a P1 incident.
+    max_station_silence_s: u64,
+    max_silence_s: u64,
     /// The consumer's `fetch.wait.max.ms`: the most a fetch waits for data. Kafka answers as
     /// soon as data is there, so this only sets idle polling; brokers that hold every fetch
     /// for part of it (tansu 0.6.0) add it to every alert's way to the desk.
@@ -276,6 +280,8 @@ impl Default for DispatcherRaw {
             no_partitions_alert_s: 60,
             ack_sla_s: AckSlaRaw::default(),
             session_ttl_s: 12 * 3600,
+            max_station_silence_s: 4 * 3600,
+            max_silence_s: 7 * 24 * 3600,
             fetch_wait_ms: 20,
             route: RouteRaw::default(),
         }
@@ -458,6 +464,9 @@ pub struct DispatcherConfig {
     /// Acknowledgement SLA per priority (P1..P4) at the normal duty level.
     pub ack_sla: [Duration; 4],
     pub session_ttl: Duration,
+    /// The longest silence a station desk may set, and anyone (the centre).
+    pub max_station_silence: Duration,
+    pub max_silence: Duration,
     pub fetch_wait: Duration,
     pub route: RouteTree,
 }
@@ -847,6 +856,16 @@ impl DispatcherRaw {
                 "e.g. session_ttl_s = 43200 (12 h)",
             );
         }
+        if self.max_station_silence_s == 0 || self.max_station_silence_s > self.max_silence_s {
+            e.push(
+                "dispatcher.max_station_silence_s",
+                format!(
+                    "{} s is not between 1 and max_silence_s ({} s)",
+                    self.max_station_silence_s, self.max_silence_s
+                ),
+                "e.g. max_station_silence_s = 14400 (4 h) and max_silence_s = 604800 (7 days)",
+            );
+        }
         if !(self.database.starts_with("sqlite://")
             || self.database.starts_with("postgres://")
             || self.database.starts_with("postgresql://"))
@@ -894,6 +913,8 @@ impl DispatcherRaw {
             no_partitions_alert: Duration::from_secs(self.no_partitions_alert_s),
             ack_sla: [sla.p1, sla.p2, sla.p3, sla.p4].map(Duration::from_secs),
             session_ttl: Duration::from_secs(self.session_ttl_s),
+            max_station_silence: Duration::from_secs(self.max_station_silence_s),
+            max_silence: Duration::from_secs(self.max_silence_s),
             fetch_wait: Duration::from_millis(self.fetch_wait_ms),
             route,
         }

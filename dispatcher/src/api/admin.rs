@@ -187,6 +187,49 @@ pub async fn add_silence(
             "a station may silence only its own desk or its own cameras",
         ));
     }
+    let now = st.clock.now();
+    if b.ends_at <= b.starts_at || b.ends_at <= now {
+        return Err(ApiError::bad_request(
+            "ends_at must be later than starts_at and than now",
+        ));
+    }
+    // Bounded for everyone, tighter for a station: a desk cannot opt out of escalation for
+    // long, and never for P1 (the store ignores silences for P1 incidents).
+    let (limit, key) = if caller.is_centre() {
+        (st.silence_limits.any, "dispatcher.max_silence_s")
+    } else {
+        (
+            st.silence_limits.station,
+            "dispatcher.max_station_silence_s",
+        )
+    };
+    let reach = (b.ends_at - now).to_std().unwrap_or_default();
+    if reach > limit {
+        caller.refused(
+            "silence_too_long",
+            &format!(
+                "silence {} {} until {}",
+                b.scope.as_str(),
+                b.value,
+                b.ends_at
+            ),
+        );
+        let who = if caller.is_centre() {
+            "a silence"
+        } else {
+            "a station's silence"
+        };
+        return Err(ApiError::forbidden(format!(
+            "{who} may reach at most {} h ahead ({key}); this one ends in {} h{}",
+            limit.as_secs() / 3600,
+            reach.as_secs() / 3600,
+            if caller.is_centre() {
+                ""
+            } else {
+                " — ask the district centre for a longer one"
+            }
+        )));
+    }
     let s = st.store.add_silence(b, caller.actor()).await?;
     tracing::info!(silence = %s.id, scope = s.scope.as_str(), value = %s.value, by = %caller.user.username, "silence added");
     Ok((StatusCode::CREATED, Json(s)))

@@ -44,6 +44,24 @@ pub struct ApiState {
     pub shutdown: Shutdown,
     /// The cameras' live status from the status topic (empty in tests that run no reader).
     pub status: crate::camera_status::board::Board,
+    /// The longest silence a station may set, and the centre.
+    pub silence_limits: SilenceLimits,
+}
+
+/// `dispatcher.max_station_silence_s` and `dispatcher.max_silence_s`.
+#[derive(Debug, Clone, Copy)]
+pub struct SilenceLimits {
+    pub station: Duration,
+    pub any: Duration,
+}
+
+impl Default for SilenceLimits {
+    fn default() -> Self {
+        SilenceLimits {
+            station: Duration::from_secs(4 * 3600),
+            any: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
 }
 
 impl ApiState {
@@ -66,7 +84,14 @@ impl ApiState {
             session_ttl,
             shutdown,
             status: Default::default(),
+            silence_limits: SilenceLimits::default(),
         }
+    }
+
+    /// Bounds the silences desks may set.
+    pub fn with_silence_limits(mut self, limits: SilenceLimits) -> ApiState {
+        self.silence_limits = limits;
+        self
     }
 
     /// Shows the cameras' live status from `board` in the camera list.

@@ -242,14 +242,16 @@ fn group(
     let now = o.clock.now();
     let cap = us(a.captured_at);
     let window = o.policy.grouping_window.as_micros() as i64;
-    let silenced = silences.iter().any(|s| {
+    let priority = o.policy.priority(a.severity, a.event_type, duty);
+    let silence_matches = silences.iter().any(|s| {
         s.matches(
             a.camera_id.as_str(),
             &rec.route.primary,
             rec.route.jurisdiction.as_deref(),
         )
     });
-    let priority = o.policy.priority(a.severity, a.event_type, duty);
+    // No silence holds back a P1: it notifies and escalates as if there were none.
+    let silenced = silence_matches && priority != xueliang_core::contract::Priority::P1;
     let key = (a.camera_id.clone(), a.event_type);
     let slot = match open.entry(key) {
         Entry::Occupied(e) => e.into_mut(),
@@ -307,6 +309,11 @@ fn group(
     }
     let note = if silenced {
         format!("routed: {} (silenced)", rec.route.reason.as_str())
+    } else if silence_matches {
+        format!(
+            "routed: {} (a silence matches; ignored for P1)",
+            rec.route.reason.as_str()
+        )
     } else {
         format!("routed: {}", rec.route.reason.as_str())
     };
