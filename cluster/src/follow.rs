@@ -60,20 +60,14 @@ fn connect(brokers: &str, topic: &str) -> anyhow::Result<(BaseConsumer, CatchUp)
 }
 
 fn follow(brokers: &str, topic: &str, tx: &watch::Sender<Option<Cameras>>, shutdown: &Shutdown) {
-    let mut wait = Duration::from_millis(500);
-    let (consumer, mut catch_up) = loop {
-        match connect(brokers, topic) {
-            Ok(c) => break c,
-            Err(e) => {
-                if shutdown.is_triggered() {
-                    return;
-                }
-                tracing::warn!(topic, error = %format!("{e:#}"), retry_in_s = wait.as_secs_f32(),
-                    "cannot read the inventory topic yet; keeping the inventory file's cameras");
-                std::thread::sleep(wait);
-                wait = (wait * 2).min(Duration::from_secs(5));
-            }
-        }
+    let connected = topics::retry_connect(
+        "cannot read the inventory topic yet; keeping the inventory file's cameras",
+        shutdown,
+        |_| false,
+        || connect(brokers, topic),
+    );
+    let Some((consumer, mut catch_up)) = connected else {
+        return;
     };
     // Membership is not used here; the timeout only sizes an unused structure.
     let mut state = ClusterState::new(2);

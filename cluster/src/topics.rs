@@ -211,3 +211,32 @@ pub fn read_to_end(brokers: &str, topic: &str, timeout: Duration) -> anyhow::Res
     }
     Ok(out)
 }
+
+/// Calls `connect` until it succeeds, backing off from 0.5 s to 5 s and logging `what` at WARN
+/// on each failure; `None` on shutdown, or at once (logged at ERROR) when `fatal` says that
+/// retrying cannot help.
+pub fn retry_connect<T>(
+    what: &str,
+    shutdown: &xueliang_core::shutdown::Shutdown,
+    fatal: impl Fn(&anyhow::Error) -> bool,
+    mut connect: impl FnMut() -> anyhow::Result<T>,
+) -> Option<T> {
+    let mut wait = Duration::from_millis(500);
+    loop {
+        match connect() {
+            Ok(c) => return Some(c),
+            Err(e) if fatal(&e) => {
+                tracing::error!(error = %format!("{e:#}"), "{what}: cannot go on");
+                return None;
+            }
+            Err(e) => {
+                if shutdown.is_triggered() {
+                    return None;
+                }
+                tracing::warn!(error = %format!("{e:#}"), retry_in_s = wait.as_secs_f32(), "{what}");
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}

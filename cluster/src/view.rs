@@ -214,24 +214,14 @@ impl<T: Clone + PartialEq + Send + Sync + 'static> View<T> {
         let thread = std::thread::Builder::new()
             .name("cluster-view".into())
             .spawn(move || {
-                let mut wait = Duration::from_millis(500);
-                let (consumer, ends) = loop {
-                    match connect(&opts) {
-                        Ok(c) => break c,
-                        Err(e) => {
-                            if shutdown.is_triggered() {
-                                return;
-                            }
-                            if e.downcast_ref::<Misconfigured>().is_some() {
-                                tracing::error!(error = %e, "cannot join the cluster");
-                                return;
-                            }
-                            tracing::warn!(error = %e, retry_in_s = wait.as_secs_f32(),
-                                "cannot join the cluster yet; this node owns no cameras until it can");
-                            std::thread::sleep(wait);
-                            wait = (wait * 2).min(Duration::from_secs(5));
-                        }
-                    }
+                let connected = topics::retry_connect(
+                    "cannot join the cluster yet; this node owns no cameras until it can",
+                    &shutdown,
+                    |e| e.downcast_ref::<Misconfigured>().is_some(),
+                    || connect(&opts),
+                );
+                let Some((consumer, ends)) = connected else {
+                    return;
                 };
                 let heartbeat = match Heartbeat::start(
                     &opts.brokers,
