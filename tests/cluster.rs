@@ -6,13 +6,15 @@
 //! Also: the single node reloads its inventory file on SIGHUP.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 use xueliang_testkit::broker::{self, Broker};
-use xueliang_testkit::http::{get as http_get, metric};
-use xueliang_testkit::process::Killed;
+use xueliang_testkit::cluster::{
+    Dispatcher, Edge, Xueliang, camera_id, desk_cameras, held, inventory, login, placement,
+    produce_alerts, settled, wait_partitions_shared, wait_until, watch_events,
+};
+use xueliang_testkit::http::metric;
 
 const CAMERAS: usize = 12;
 /// `cluster.node_timeout_s` of the shipped config plus the time to open an RTSP session:
@@ -25,228 +27,30 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The binary under test, with this file's config tuning: camera status every second, and
+/// the shortest unwatched limit a takeover allows (5 + 2 × 1 + 5 s): a takeover that came near
+/// it would fail the test.
+fn xl() -> Xueliang {
+    Xueliang::new(env!("CARGO_BIN_EXE_xueliang"))
+        .edit("status_interval_ms = 2000", "status_interval_ms = 1000")
+        .edit(
+            "unwatched_after_s = 30",
+            format!("unwatched_after_s = {}", UNWATCHED_AFTER.as_secs()),
+        )
+}
+
 fn xueliang() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_xueliang"))
-}
-
-/// camsim serving `n` synthetic 360p cameras; returns it and its `host:port`.
-fn camsim(n: usize) -> (Killed, String) {
-    let mut cmd = xueliang();
-    cmd.args(["camsim", "--port", "0", "--clip", "360p", "--cameras"])
-        .arg(n.to_string());
-    xueliang_testkit::process::camsim(cmd)
-}
-
-fn camera_id(i: usize) -> String {
-    format!("4403040000132{:07}", i + 1)
-}
-
-/// An inventory of `n` cameras on camsim at `addr`, sampled lightly (the test is about who
-/// runs a camera, not about detection).
-fn inventory(addr: &str, n: usize, name_suffix: impl Fn(usize) -> String) -> String {
-    let mut s = String::from("[defaults]\nsampling = \"0.5fps\"\n\n");
-    for i in 0..n {
-        s += &format!(
-            "[[camera]]\nid = \"{}\"\nname = \"测试 {i}{}\"\nurl = \"rtsp://{addr}/cam/{i}\"\n\
-             location = {{ lat = 22.5410, lon = 114.0520 }}\ntier = \"police\"\n\n",
-            camera_id(i),
-            name_suffix(i)
-        );
-    }
-    s
-}
-
-/// The shipped single-node config, pointed at `broker`, with its own ports and data dir.
-fn node_config(dir: &Path, name: &str, broker: &Broker, http_port: u16, source: &str) -> PathBuf {
-    let src = repo().join("deploy/single-node");
-    let text = std::fs::read_to_string(src.join("xueliang.toml"))
-        .unwrap()
-        .replace("name = \"futian-edge-1\"", &format!("name = \"{name}\""))
-        .replace(
-            "data_dir = \"../../.xueliang-data\"",
-            &format!("data_dir = \"data-{name}\""),
-        )
-        .replace("127.0.0.1:9092", &broker.bootstrap())
-        .replace("127.0.0.1:9464", &format!("127.0.0.1:{http_port}"))
-        .replace(
-            "127.0.0.1:8080",
-            &format!("127.0.0.1:{}", broker::free_port()),
-        )
-        .replace("cameras = \"file\"", &format!("cameras = \"{source}\""))
-        // The shortest unwatched limit a takeover allows (5 + 2 × 1 + 5 s): a takeover
-        // that came near it would fail the test.
-        .replace("status_interval_ms = 2000", "status_interval_ms = 1000")
-        .replace(
-            &format!("unwatched_after_s = {}", 30),
-            &format!("unwatched_after_s = {}", UNWATCHED_AFTER.as_secs()),
-        )
-        .replace(
-            "jurisdictions = \"jurisdictions.geojson\"",
-            &format!(
-                "jurisdictions = \"{}\"",
-                src.join("jurisdictions.geojson").display()
-            ),
-        );
-    let path = dir.join(format!("{name}.toml"));
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-struct Edge {
-    name: String,
-    http_port: u16,
-    process: Option<Killed>,
-    log: PathBuf,
-}
-
-impl Edge {
-    fn start(dir: &Path, name: &str, broker: &Broker, source: &str) -> Edge {
-        let http_port = broker::free_port();
-        let config = node_config(dir, name, broker, http_port, source);
-        let log = dir.join(format!("{name}.log"));
-        let process = xueliang()
-            .args(["run", "--role", "edge", "--config"])
-            .arg(&config)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        Edge {
-            name: name.into(),
-            http_port,
-            process: Some(Killed(process)),
-            log,
-        }
-    }
-
-    fn metrics(&self) -> String {
-        http_get(self.http_port, "/metrics")
-            .map(|(_, b)| b)
-            .unwrap_or_default()
-    }
-
-    /// The cameras whose session delivers frames on this edge.
-    fn streaming(&self) -> Vec<String> {
-        labelled(
-            &self.metrics(),
-            "xueliang_ingest_camera_streaming",
-            "camera",
-        )
-        .into_iter()
-        .filter(|(_, v)| *v == 1.0)
-        .map(|(c, _)| c)
-        .collect()
-    }
-
-    fn counter(&self, name: &str, label: &str, value: &str) -> f64 {
-        labelled(&self.metrics(), name, label)
-            .get(value)
-            .copied()
-            .unwrap_or(0.0)
-    }
-
-    fn kill9(&mut self) {
-        let mut p = self.process.take().expect("running");
-        p.0.kill().unwrap();
-        p.0.wait().unwrap();
-        std::mem::forget(p);
-    }
-
-    /// SIGTERM and wait: a clean exit writes the node's tombstone.
-    fn stop(&mut self) {
-        drop(self.process.take());
-    }
-
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(30)..].join("\n")
-    }
-}
-
-/// Polls `done` every 200 ms until it holds; fails with `what()` after `limit`.
-fn wait_until(limit: Duration, what: impl Fn() -> String, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !done() {
-        assert!(Instant::now() < deadline, "{}", what());
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// Every series of `name` by the value of `label`.
-fn labelled(text: &str, name: &str, label: &str) -> BTreeMap<String, f64> {
-    let key = format!("{label}=\"");
-    text.lines()
-        .filter_map(|l| {
-            let rest = l.strip_prefix(name)?.strip_prefix('{')?;
-            let (labels, value) = rest.split_once("} ")?;
-            let v = labels.split(&key).nth(1)?.split('"').next()?;
-            Some((v.to_string(), value.trim().parse().ok()?))
-        })
-        .collect()
-}
-
-/// Who streams each camera, over the running edges.
-fn placement(edges: &[Edge]) -> BTreeMap<String, Vec<String>> {
-    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for e in edges.iter().filter(|e| e.process.is_some()) {
-        for c in e.streaming() {
-            out.entry(c).or_default().push(e.name.clone());
-        }
-    }
-    out
-}
-
-/// Waits until each of `n` cameras streams on exactly one running edge; returns the
-/// placement and how long it took.
-fn settled(edges: &[Edge], n: usize, within: Duration) -> (BTreeMap<String, String>, Duration) {
-    let start = Instant::now();
-    loop {
-        let p = placement(edges);
-        if p.len() == n && p.values().all(|v| v.len() == 1) {
-            return (
-                p.into_iter().map(|(c, mut e)| (c, e.remove(0))).collect(),
-                start.elapsed(),
-            );
-        }
-        if start.elapsed() > within {
-            let logs: Vec<String> = edges
-                .iter()
-                .map(|e| format!("--- {} ---\n{}", e.name, e.log_tail()))
-                .collect();
-            panic!(
-                "cameras not placed once each within {within:?}: {p:?}\n{}",
-                logs.join("\n")
-            );
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-fn apply(config: &Path, inventory: &Path) -> serde_json::Value {
-    let out = xueliang()
-        .args(["cameras", "apply", "--json", "--config"])
-        .arg(config)
-        .arg(inventory)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "cameras apply failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    xl().command()
 }
 
 #[test]
 fn cameras_follow_the_live_edges() {
     let mut broker = Broker::start();
-    let (_camsim, addr) = camsim(CAMERAS);
+    let (_camsim, addr) = xl().camsim(CAMERAS, "360p");
     let dir = tempfile::tempdir().unwrap();
     let inv = dir.path().join("cameras.toml");
     std::fs::write(&inv, inventory(&addr, CAMERAS, |_| String::new())).unwrap();
-    let admin = node_config(dir.path(), "admin", &broker, 0, "kafka");
+    let admin = xl().node_config(dir.path(), "admin", &broker, 0, "kafka");
 
     // An inventory with a mistake is refused whole, naming the camera and key.
     let bad = dir.path().join("bad.toml");
@@ -268,16 +72,16 @@ fn cameras_follow_the_live_edges() {
         "{err}"
     );
 
-    let d = apply(&admin, &inv);
+    let d = xl().apply(&admin, &inv);
     assert_eq!(d["added"].as_array().unwrap().len(), CAMERAS, "{d}");
     assert_eq!(
-        apply(&admin, &inv)["unchanged"],
+        xl().apply(&admin, &inv)["unchanged"],
         CAMERAS,
         "re-applying is a no-op"
     );
 
     let mut edges: Vec<Edge> = (1..=3)
-        .map(|i| Edge::start(dir.path(), &format!("edge-{i}"), &broker, "kafka"))
+        .map(|i| xl().start_edge(dir.path(), &format!("edge-{i}"), &broker, "kafka"))
         .collect();
     wait_until(
         Duration::from_secs(60),
@@ -335,7 +139,7 @@ fn cameras_follow_the_live_edges() {
             .collect()
     };
     let r0 = restarts(&edges);
-    let d = apply(&admin, &edited);
+    let d = xl().apply(&admin, &edited);
     assert_eq!(d["changed"], serde_json::json!([changed]), "{d}");
     let deadline = Instant::now() + Duration::from_secs(10);
     let owner = edges
@@ -436,7 +240,7 @@ fn cameras_follow_the_live_edges() {
     // A node joining takes cameras only from the others, and only what it now scores
     // highest on; nobody else's camera moves.
     let (alone, _) = settled(&edges, CAMERAS, Duration::from_secs(4));
-    edges.push(Edge::start(dir.path(), "edge-4", &broker, "kafka"));
+    edges.push(xl().start_edge(dir.path(), "edge-4", &broker, "kafka"));
     let deadline = Instant::now() + Duration::from_secs(60);
     let joined = loop {
         let (p, _) = settled(&edges, CAMERAS, Duration::from_secs(30));
@@ -492,11 +296,11 @@ fn rdkafka_produce(brokers: &str, topic: &str, key: &str, value: &[u8]) {
 #[test]
 fn the_single_node_reloads_its_inventory_on_sighup() {
     let broker = Broker::start();
-    let (_camsim, addr) = camsim(3);
+    let (_camsim, addr) = xl().camsim(3, "360p");
     let dir = tempfile::tempdir().unwrap();
     let inv = dir.path().join("cameras.toml");
     std::fs::write(&inv, inventory(&addr, 2, |_| String::new())).unwrap();
-    let edge = Edge::start(dir.path(), "single", &broker, "file");
+    let edge = xl().start_edge(dir.path(), "single", &broker, "file");
     let edges = [edge];
     settled(&edges, 2, Duration::from_secs(30));
     let pid = edges[0].process.as_ref().unwrap().0.id().to_string();
@@ -548,193 +352,6 @@ fn the_single_node_reloads_its_inventory_on_sighup() {
     );
 }
 
-/// A dispatcher process (`xueliang run --role dispatcher`) on the shared PostgreSQL.
-struct Dispatcher {
-    edge: Edge,
-    api_port: u16,
-}
-
-fn start_dispatcher(dir: &Path, name: &str, broker: &Broker, database: &str) -> Dispatcher {
-    let http_port = broker::free_port();
-    let api_port = broker::free_port();
-    let config = node_config(dir, name, broker, http_port, "file");
-    let text = std::fs::read_to_string(&config).unwrap().replace(
-        "database = \"sqlite://dispatcher.db\"",
-        &format!("database = \"{database}\""),
-    );
-    std::fs::write(&config, text).unwrap();
-    let log = dir.join(format!("{name}.log"));
-    let process = xueliang()
-        .args(["run", "--role", "dispatcher", "--config"])
-        .arg(&config)
-        .arg("--api-listen")
-        .arg(format!("127.0.0.1:{api_port}"))
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    Dispatcher {
-        edge: Edge {
-            name: name.into(),
-            http_port,
-            process: Some(Killed(process)),
-            log,
-        },
-        api_port,
-    }
-}
-
-/// Logs in on a dispatcher's API; returns the bearer token.
-fn login(port: u16, user: &str, password: &str) -> String {
-    use std::io::{Read, Write};
-    let body = serde_json::json!({"username": user, "password": password}).to_string();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            write!(
-                s,
-                "POST /api/v1/login HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
-                 Content-Length: {}\r\n\r\n{body}",
-                body.len()
-            )
-            .unwrap();
-            let mut text = String::new();
-            let _ = s.read_to_string(&mut text);
-            if let Some((_, b)) = text.split_once("\r\n\r\n")
-                && let Ok(v) = serde_json::from_str::<serde_json::Value>(b)
-                && let Some(t) = v["token"].as_str()
-            {
-                return t.to_string();
-            }
-        }
-        assert!(Instant::now() < deadline, "cannot log in on port {port}");
-        std::thread::sleep(Duration::from_millis(300));
-    }
-}
-
-/// Reads a desk's event stream in a thread; the incident ids pushed so far (and, first, the
-/// stream's first lines, for the failure message).
-fn watch_events(port: u16, token: &str) -> std::sync::Arc<std::sync::Mutex<Vec<String>>> {
-    use std::io::Write;
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        s,
-        "GET /api/v1/events HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\
-         Authorization: Bearer {token}\r\n\r\n"
-    )
-    .unwrap();
-    let out = seen.clone();
-    std::thread::spawn(move || {
-        for (i, line) in BufReader::new(s).lines().enumerate() {
-            let Ok(line) = line else { break };
-            if i < 12 {
-                out.lock().unwrap().push(format!("line: {line}"));
-            }
-            if let Some(data) = line.strip_prefix("data:")
-                && let Ok(v) = serde_json::from_str::<serde_json::Value>(data.trim())
-                && let Some(id) = v["incident"]["id"].as_str()
-            {
-                out.lock().unwrap().push(id.to_string());
-            }
-        }
-    });
-    seen
-}
-
-/// A centre user (sees every incident), `duty` / `cluster-test-pw`, stored in the database
-/// `config` names.
-fn add_centre_user(config: &Path) {
-    let out = xueliang()
-        .args([
-            "users",
-            "add",
-            "--username",
-            "duty",
-            "--desk",
-            "futian-centre",
-            "--config",
-        ])
-        .arg(config)
-        .env("XUELIANG_PASSWORD", "cluster-test-pw")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn held(d: &Dispatcher) -> Option<f64> {
-    metric(&d.edge.metrics(), "xueliang_dispatcher_assigned_partitions")
-}
-
-/// Waits until every one of `d` holds part of the alerts topic's `partitions`.
-fn wait_partitions_shared(d: &[&Dispatcher], partitions: u32) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let h: Vec<_> = d.iter().map(|d| held(d)).collect();
-        if h.iter().all(|n| n.is_some_and(|n| n > 0.0))
-            && h.iter().flatten().sum::<f64>() == f64::from(partitions)
-        {
-            eprintln!("partitions held: {h:?}");
-            return;
-        }
-        let logs: Vec<String> = d.iter().map(|d| d.edge.log_tail()).collect();
-        assert!(
-            Instant::now() < deadline,
-            "the dispatchers did not share the partitions: {h:?}\n{}",
-            logs.join("\n")
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
-}
-
-/// `n` alerts from `n` cameras (one incident each) with rule id `cluster-test`, spread over
-/// the partitions; `half_way` runs after the first half has been flushed.
-fn produce_alerts(broker: &Broker, n: usize, half_way: impl FnOnce()) {
-    use rdkafka::config::ClientConfig;
-    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-    use xueliang_core::CameraId;
-    use xueliang_core::contract::{AlertV1, EventType, Severity};
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", broker.bootstrap())
-        .set("enable.idempotence", "true")
-        .create()
-        .unwrap();
-    let mut half_way = Some(half_way);
-    for i in 0..n {
-        let camera = CameraId::new(format!("4403040000132{:07}", 9000 + i)).unwrap();
-        let a = AlertV1::new(
-            camera.clone(),
-            EventType::ZoneIntrusion,
-            Severity::Major,
-            "cluster-test",
-            chrono::Utc::now(),
-        );
-        producer
-            .send(
-                BaseRecord::to("xueliang.alerts")
-                    .key(camera.as_str())
-                    .payload(&a.to_json()),
-            )
-            .map_err(|(e, _)| e)
-            .unwrap();
-        producer.poll(Duration::ZERO);
-        if i == n / 2 {
-            producer.flush(Duration::from_secs(10)).unwrap();
-            std::thread::sleep(Duration::from_millis(300));
-            if let Some(f) = half_way.take() {
-                f();
-            }
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    producer.flush(Duration::from_secs(10)).unwrap();
-}
-
 #[test]
 fn dispatchers_share_the_alerts_and_fail_over_without_loss() {
     let broker = Broker::start();
@@ -748,9 +365,9 @@ fn dispatchers_share_the_alerts_and_fail_over_without_loss() {
     .unwrap();
 
     let mut d: Vec<Dispatcher> = (1..=2)
-        .map(|i| start_dispatcher(dir.path(), &format!("disp-{i}"), &broker, pg.url()))
+        .map(|i| xl().start_dispatcher(dir.path(), &format!("disp-{i}"), &broker, pg.url()))
         .collect();
-    add_centre_user(&dir.path().join("disp-1.toml"));
+    xl().add_centre_user(&dir.path().join("disp-1.toml"));
     wait_partitions_shared(&d.iter().collect::<Vec<_>>(), 6);
     let token = login(d[1].api_port, "duty", "cluster-test-pw");
     let pushed = watch_events(d[1].api_port, &token);
@@ -837,14 +454,14 @@ fn two_dispatchers_on_one_sqlite_file_are_refused() {
         inventory("127.0.0.1:1", 1, |_| String::new()),
     )
     .unwrap();
-    let first = start_dispatcher(dir.path(), "one", &broker, "sqlite://dispatcher.db");
+    let first = xl().start_dispatcher(dir.path(), "one", &broker, "sqlite://dispatcher.db");
     wait_until(
         Duration::from_secs(30),
         || first.edge.log_tail(),
         || metric(&first.edge.metrics(), "xueliang_up") == Some(1.0),
     );
     // A second process with the same data_dir, hence the same SQLite file.
-    let config = node_config(dir.path(), "two", &broker, broker::free_port(), "file");
+    let config = xl().node_config(dir.path(), "two", &broker, broker::free_port(), "file");
     let text = std::fs::read_to_string(&config)
         .unwrap()
         .replace("data_dir = \"data-two\"", "data_dir = \"data-one\"");
@@ -865,18 +482,6 @@ fn two_dispatchers_on_one_sqlite_file_are_refused() {
         "{err}"
     );
     assert!(first.edge.process.is_some());
-}
-
-/// The desk API's camera list as the centre user sees it, by camera id.
-fn desk_cameras(port: u16, token: &str) -> BTreeMap<String, serde_json::Value> {
-    let Some((200, body)) = xueliang_testkit::http::get_as(port, "/api/v1/cameras", Some(token))
-    else {
-        return BTreeMap::new();
-    };
-    let list: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap_or_default();
-    list.into_iter()
-        .map(|c| (c["id"].as_str().unwrap_or_default().to_string(), c))
-        .collect()
 }
 
 /// One scalar query on the shared database.
@@ -909,7 +514,7 @@ fn the_cluster_watches_every_camera_and_loses_no_alert() {
     broker.create_topic("xueliang.alerts", topo.partitions);
     let pg = xueliang_testkit::postgres::TempDatabase::create();
     let mut db = postgres::Client::connect(pg.url(), postgres::NoTls).unwrap();
-    let (_camsim, addr) = camsim(live + DEAD);
+    let (_camsim, addr) = xl().camsim(live + DEAD, "360p");
     let dir = tempfile::tempdir().unwrap();
     // The last DEAD cameras point at a port where nothing listens (video loss) until they are
     // "repaired" by a new inventory.
@@ -933,12 +538,12 @@ fn the_cluster_watches_every_camera_and_loses_no_alert() {
 
     // The edges first: dispatchers that started long before them would rightly report every
     // camera unwatched, and this test counts those incidents.
-    let admin = node_config(dir.path(), "admin", &broker, 0, "kafka");
-    apply(&admin, &inv);
+    let admin = xl().node_config(dir.path(), "admin", &broker, 0, "kafka");
+    xl().apply(&admin, &inv);
     let mut edges: Vec<Edge> = topo
         .edges
         .iter()
-        .map(|name| Edge::start(dir.path(), name, &broker, "kafka"))
+        .map(|name| xl().start_edge(dir.path(), name, &broker, "kafka"))
         .collect();
     let (before, took) = settled(&edges, live, Duration::from_secs(60));
     eprintln!("{live} cameras placed on {} edges in {took:?}", edges.len());
@@ -946,9 +551,9 @@ fn the_cluster_watches_every_camera_and_loses_no_alert() {
     let mut d: Vec<Dispatcher> = topo
         .dispatchers
         .iter()
-        .map(|name| start_dispatcher(dir.path(), name, &broker, pg.url()))
+        .map(|name| xl().start_dispatcher(dir.path(), name, &broker, pg.url()))
         .collect();
-    add_centre_user(&dir.path().join(format!("{}.toml", topo.dispatchers[0])));
+    xl().add_centre_user(&dir.path().join(format!("{}.toml", topo.dispatchers[0])));
     wait_partitions_shared(&d.iter().collect::<Vec<_>>(), topo.partitions);
     let token = login(d[1].api_port, "duty", "cluster-test-pw");
     let pushed = watch_events(d[1].api_port, &token);
@@ -997,7 +602,7 @@ fn the_cluster_watches_every_camera_and_loses_no_alert() {
         "a normal takeover opened a camera-unwatched incident\n{}",
         d[1].edge.log_tail()
     );
-    d[0] = start_dispatcher(dir.path(), &topo.dispatchers[0], &broker, pg.url());
+    d[0] = xl().start_dispatcher(dir.path(), &topo.dispatchers[0], &broker, pg.url());
     wait_partitions_shared(&d.iter().collect::<Vec<_>>(), topo.partitions);
 
     // Reconcile the topic with the store: every alert the topic holds (the test's and the
@@ -1104,7 +709,7 @@ fn the_cluster_watches_every_camera_and_loses_no_alert() {
     );
 
     // An edge runs the cameras again: every unwatched incident closes itself, audited.
-    edges[0] = Edge::start(dir.path(), &topo.edges[0], &broker, "kafka");
+    edges[0] = xl().start_edge(dir.path(), &topo.edges[0], &broker, "kafka");
     settled(&edges, live, Duration::from_secs(60));
     wait_until(
         Duration::from_secs(20),
@@ -1151,7 +756,7 @@ fn the_cluster_watches_every_camera_and_loses_no_alert() {
         "the dead cameras' video loss"
     );
     write_inventory(&inv, true);
-    apply(&admin, &inv);
+    xl().apply(&admin, &inv);
     wait_until(
         Duration::from_secs(30),
         || {

@@ -6,6 +6,10 @@
 //!   kill, restart), failing with the fix when it is not installed;
 //! - [`process`]: child processes that are always stopped ([`Killed`]);
 //! - [`http`]: a loopback GET and a Prometheus-text reader, for `/healthz` and `/metrics`;
+//! - [`cluster`]: the cluster as processes (edges and dispatchers run by a `xueliang` binary
+//!   the caller names, their metrics, kill -9 and clean stops, who streams which camera,
+//!   `cameras apply`, a desk's login and event stream, bursts of test alerts), shared by
+//!   `tests/cluster.rs` and `xueliang-bench cluster`;
 //! - [`postgres`]: throwaway PostgreSQL databases on `$XUELIANG_TEST_PG`'s server, dropped on
 //!   drop ([`TempDatabase`]), failing with the fix (or, for the suites that test PostgreSQL
 //!   beside SQLite, skipping outside CI) when no server is configured;
@@ -24,11 +28,13 @@
 //! Design decision: a blocking API with no async runtime of its own to enter, so a test of any
 //! crate — sync or `#[tokio::test]` — can use it (the synchronous `postgres` client's runtime
 //! runs on a thread of its own). Its dependencies are the workspace's own (`xueliang-core` for
-//! the configuration types, `postgres`, `serde_json`, `chrono`, `tempfile`); it does not depend
-//! on the stage crates, so every stage's tests can use it.
+//! the configuration types and the alert contract, `postgres`, `rdkafka` for the test alerts,
+//! `serde_json`, `chrono`, `tempfile`); it does not depend on the stage crates, so every
+//! stage's tests can use it.
 
 pub mod broker;
 pub mod city;
+pub mod cluster;
 pub mod compose;
 pub mod deploy;
 pub mod http;

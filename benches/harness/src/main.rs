@@ -4,6 +4,7 @@
 //! (`xueliang_analyzer::edge::start`, `xueliang_dispatcher::role::start`), never a copy.
 //! How to run each bench, and the latest results: `benches/RESULTS.md`.
 
+mod cluster;
 mod dispatch;
 mod e2e;
 mod ingest;
@@ -75,6 +76,12 @@ pub enum BenchWhat {
     /// the single-node pipeline in-process; writes a JSON file, a Markdown report and SVG
     /// plots to --out; the last stdout line is the JSON summary.
     E2e(crate::e2e::Options),
+    /// The cluster as processes (tansu, PostgreSQL, camsim, N edges, two dispatchers): takeover
+    /// time after kill -9 of an edge, cameras restarted or analysed twice, alerts lost or
+    /// duplicated across an edge and a dispatcher kill, frames analysed vs number of edges
+    /// against raw ONNX Runtime. Runs the `xueliang` binary next to this one; needs
+    /// XUELIANG_TEST_PG. The last stdout line is the JSON summary.
+    Cluster(crate::cluster::Options),
     /// Alerts through the analyzer's publish path (spool + fsync + idempotent produce) vs the
     /// broker's raw idempotent produce of records of the same size, in the same run.
     Publish(crate::publish::Options),
@@ -119,5 +126,6 @@ fn main() -> anyhow::Result<()> {
             .block_on(dispatch::run(opts)),
         BenchWhat::E2e(opts) => e2e::run(opts),
         BenchWhat::Publish(opts) => publish::run(opts),
+        BenchWhat::Cluster(opts) => cluster::run(opts),
     }
 }

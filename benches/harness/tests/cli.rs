@@ -149,3 +149,51 @@ fn bench_publish_ends_with_one_json_object() {
         assert!(v[k].as_f64().is_some_and(|x| x > 0.0), "{k} in {v}");
     }
 }
+
+/// `bench cluster` (the full run takes minutes and `--quick` about two, so neither runs here;
+/// the JSON line and its percentiles are unit-tested in the bench): its flags parse, and it
+/// fails at once, with the fix, on bad flags, a missing `xueliang` binary or no PostgreSQL —
+/// before it starts any process.
+#[test]
+fn bench_cluster_flags_parse_and_it_fails_fast_with_the_fix() {
+    let out = bin().args(["cluster", "--help"]).output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for flag in [
+        "--quick",
+        "--kills",
+        "--cameras",
+        "--edges",
+        "--window",
+        "--sampling",
+        "--xueliang",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from:\n{help}");
+    }
+    let fails = |args: &[&str], env_pg: bool| {
+        let mut cmd = bin();
+        cmd.arg("cluster").args(args).current_dir(repo());
+        if !env_pg {
+            cmd.env_remove("XUELIANG_TEST_PG");
+        }
+        let out = cmd.output().unwrap();
+        assert!(!out.status.success(), "{args:?} succeeded");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let e = fails(&["--edges", "1"], true);
+    assert!(e.contains("--edges must be at least 2"), "{e}");
+    let e = fails(&["--quick", "--sampling", "fast"], true);
+    assert!(e.contains("--sampling"), "{e}");
+    let e = fails(&["--xueliang", "/nonexistent/xueliang"], true);
+    assert!(e.contains("cargo build --release -p xueliang"), "{e}");
+    // Any existing file passes the binary check; then the missing server names its fix.
+    let e = fails(
+        &[
+            "--quick",
+            "--xueliang",
+            env!("CARGO_BIN_EXE_xueliang-bench"),
+        ],
+        false,
+    );
+    assert!(e.contains("XUELIANG_TEST_PG"), "{e}");
+}
