@@ -533,8 +533,15 @@ fn the_cluster_watches_every_camera_and_loses_no_alert() {
         }
         std::fs::write(path, text).unwrap();
     };
-    let inv = dir.path().join("cameras.toml");
+    // What `cameras apply` publishes. The inventory file every process's config names holds
+    // one camera only: the dispatchers must learn the others from the topic, as the edges do.
+    let inv = dir.path().join("applied.toml");
     write_inventory(&inv, false);
+    std::fs::write(
+        dir.path().join("cameras.toml"),
+        inventory(&addr, 1, |_| String::new()),
+    )
+    .unwrap();
 
     // The edges first: dispatchers that started long before them would rightly report every
     // camera unwatched, and this test counts those incidents.
@@ -551,7 +558,7 @@ fn the_cluster_watches_every_camera_and_loses_no_alert() {
     let mut d: Vec<Dispatcher> = topo
         .dispatchers
         .iter()
-        .map(|name| xl().start_dispatcher(dir.path(), name, &broker, pg.url()))
+        .map(|name| xl().start_dispatcher_with(dir.path(), name, &broker, pg.url(), "kafka"))
         .collect();
     xl().add_centre_user(&dir.path().join(format!("{}.toml", topo.dispatchers[0])));
     wait_partitions_shared(&d.iter().collect::<Vec<_>>(), topo.partitions);
@@ -559,20 +566,23 @@ fn the_cluster_watches_every_camera_and_loses_no_alert() {
     let pushed = watch_events(d[1].api_port, &token);
     let watching_since_us = chrono::Utc::now().timestamp_micros() + 500_000;
 
-    // The desks' camera list shows each camera's live state and the edge that runs it.
+    // The desks' camera list holds the topic's cameras (not the file's one) and shows each
+    // camera's live state and the edge that runs it.
     wait_until(
         Duration::from_secs(15),
         || format!("{:#?}", desk_cameras(d[1].api_port, &token)),
         || {
             let cams = desk_cameras(d[1].api_port, &token);
-            before.iter().all(|(id, owner)| {
-                cams.get(id).is_some_and(|c| {
-                    c["status"]["node"] == owner.as_str() && c["status"]["state"] == "streaming"
+            cams.len() == live + DEAD
+                && before.iter().all(|(id, owner)| {
+                    cams.get(id).is_some_and(|c| {
+                        c["status"]["node"] == owner.as_str() && c["status"]["state"] == "streaming"
+                    })
                 })
-            }) && (live..live + DEAD).all(|i| {
-                cams.get(&camera_id(i))
-                    .is_some_and(|c| c["status"]["state"].as_str() != Some("streaming"))
-            })
+                && (live..live + DEAD).all(|i| {
+                    cams.get(&camera_id(i))
+                        .is_some_and(|c| c["status"]["state"].as_str() != Some("streaming"))
+                })
         },
     );
 
@@ -602,7 +612,7 @@ fn the_cluster_watches_every_camera_and_loses_no_alert() {
         "a normal takeover opened a camera-unwatched incident\n{}",
         d[1].edge.log_tail()
     );
-    d[0] = xl().start_dispatcher(dir.path(), &topo.dispatchers[0], &broker, pg.url());
+    d[0] = xl().start_dispatcher_with(dir.path(), &topo.dispatchers[0], &broker, pg.url(), "kafka");
     wait_partitions_shared(&d.iter().collect::<Vec<_>>(), topo.partitions);
 
     // Reconcile the topic with the store: every alert the topic holds (the test's and the

@@ -189,9 +189,22 @@ impl Xueliang {
         broker: &Broker,
         database: &str,
     ) -> Dispatcher {
+        self.start_dispatcher_with(dir, name, broker, database, "file")
+    }
+
+    /// [`Xueliang::start_dispatcher`] with `cluster.cameras = source`: `"kafka"` follows the
+    /// inventory topic, as the dispatchers of a cluster do.
+    pub fn start_dispatcher_with(
+        &self,
+        dir: &Path,
+        name: &str,
+        broker: &Broker,
+        database: &str,
+        source: &str,
+    ) -> Dispatcher {
         let http_port = free_port();
         let api_port = free_port();
-        let config = self.node_config(dir, name, broker, http_port, "file");
+        let config = self.node_config(dir, name, broker, http_port, source);
         let text = std::fs::read_to_string(&config).unwrap().replace(
             "database = \"sqlite://dispatcher.db\"",
             &format!("database = \"{database}\""),
