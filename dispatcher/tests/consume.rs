@@ -221,3 +221,69 @@ async fn holding_no_partitions_raises_the_operator_alert() {
     healthy.join().await.unwrap();
     cut_off.join().await.unwrap();
 }
+
+/// A record the broker accepts and never serves (about 5 MiB on tansu 0.6.0) stops its
+/// partition silently: the stall watch names topic, partition and offset within
+/// `dispatcher.stall_alert_s`, while the alerts before it were stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_stuck_behind_an_unservable_record_raises_the_stall_alert() {
+    let dep = deployment();
+    let broker = Broker::start();
+    let (t, dlq) = (topic("alerts"), topic("dlq"));
+    broker.create_topic(&t, 1);
+    broker.create_topic(&dlq, 1);
+    let good = alerts(&dep, 10);
+    let mut msgs: Vec<(String, Vec<u8>)> = good[..5]
+        .iter()
+        .map(|a| (a.camera_id.to_string(), a.to_json()))
+        .collect();
+    msgs.push(("cam-huge".into(), vec![b'x'; 5_300_000]));
+    msgs.extend(
+        good[5..]
+            .iter()
+            .map(|a| (a.camera_id.to_string(), a.to_json())),
+    );
+    let big: rdkafka::producer::BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .set("acks", "all")
+        .set("message.max.bytes", "10000000")
+        .create()
+        .unwrap();
+    publish_raw(&big, &t, &msgs);
+
+    let dir = scratch();
+    let store = open_store(&db_path(dir.path()));
+    let (k, mut d) = configs(&dep, &broker, &t, &dlq, "dispatcher-stall");
+    d.stall_alert = Duration::from_secs(3);
+    let shutdown = Shutdown::new();
+    let h = start_consumer(
+        &dep,
+        &k,
+        &d,
+        store.clone(),
+        test_options(7),
+        shutdown.clone(),
+    );
+    wait_count(store.as_ref(), 5, Duration::from_secs(60), &broker).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while h.stalled_partitions().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no stall alert; stored {}",
+            store.alert_count().await.unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        h.stalled_partitions(),
+        [(0, 5)],
+        "partition 0 waits at offset 5"
+    );
+    assert_eq!(
+        store.alert_count().await.unwrap(),
+        5,
+        "nothing past the stuck record"
+    );
+    shutdown.trigger();
+    h.join().await.unwrap();
+}

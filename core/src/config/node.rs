@@ -251,6 +251,9 @@ struct DispatcherRaw {
     grouping_window_s: u64,
     /// Operator alert when a dispatcher that should read partitions has held none this long.
     no_partitions_alert_s: u64,
+    /// Operator alert when a held alert partition has records past the stored position and
+    /// the position has not moved for this long (a record the broker will not serve, …).
+    stall_alert_s: u64,
     /// Seconds a new incident may wait unacknowledged before it escalates to the centre, per
     /// priority, at the normal duty level (特殊 halves them, 战时 quarters them).
     ack_sla_s: AckSlaRaw,
@@ -278,6 +281,7 @@ impl Default for DispatcherRaw {
             instance_id: None,
             grouping_window_s: 300,
             no_partitions_alert_s: 60,
+            stall_alert_s: 60,
             ack_sla_s: AckSlaRaw::default(),
             session_ttl_s: 12 * 3600,
             max_station_silence_s: 4 * 3600,
@@ -461,6 +465,7 @@ pub struct DispatcherConfig {
     pub instance_id: String,
     pub grouping_window: Duration,
     pub no_partitions_alert: Duration,
+    pub stall_alert: Duration,
     /// Acknowledgement SLA per priority (P1..P4) at the normal duty level.
     pub ack_sla: [Duration; 4],
     pub session_ttl: Duration,
@@ -911,6 +916,7 @@ impl DispatcherRaw {
             instance_id_override: self.instance_id,
             grouping_window: Duration::from_secs(self.grouping_window_s),
             no_partitions_alert: Duration::from_secs(self.no_partitions_alert_s),
+            stall_alert: Duration::from_secs(self.stall_alert_s.max(1)),
             ack_sla: [sla.p1, sla.p2, sla.p3, sla.p4].map(Duration::from_secs),
             session_ttl: Duration::from_secs(self.session_ttl_s),
             max_station_silence: Duration::from_secs(self.max_station_silence_s),

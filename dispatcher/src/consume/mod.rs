@@ -25,6 +25,7 @@
 
 mod dlq;
 mod metrics;
+pub mod stall;
 
 pub use dlq::{H_ERROR, H_OFFSET, H_PARTITION, H_REASON, H_TOPIC};
 pub use metrics::{
@@ -118,6 +119,7 @@ pub struct ConsumerHandle {
     task: JoinHandle<Result<(), ConsumeError>>,
     assigned: Arc<AtomicUsize>,
     starved: Arc<AtomicBool>,
+    stalled: Arc<std::sync::Mutex<Vec<(i32, i64)>>>,
 }
 
 impl ConsumerHandle {
@@ -125,6 +127,15 @@ impl ConsumerHandle {
     /// `dispatcher.no_partitions_alert`).
     pub fn no_partitions_alert(&self) -> bool {
         self.starved.load(Ordering::Relaxed)
+    }
+
+    /// Partitions stalled now (behind and not moving for `dispatcher.stall_alert_s`), with
+    /// the offset each waits at.
+    pub fn stalled_partitions(&self) -> Vec<(i32, i64)> {
+        self.stalled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Partitions held at the last check (checked every second).
@@ -194,14 +205,27 @@ impl Consumer {
         let expect_none = Arc::new(AtomicBool::new(false));
         ::metrics::gauge!(NO_PARTITIONS).set(0.0);
         ::metrics::gauge!(ASSIGNED_PARTITIONS).set(0.0);
+        let held = Arc::new(std::sync::Mutex::new(BTreeSet::new()));
+        let stalled = Arc::new(std::sync::Mutex::new(Vec::new()));
         let keeper = Keeper {
             consumer: consumer.clone(),
             topic: kafka.alerts_topic.clone(),
             store: deps.store.clone(),
             assigned: assigned.clone(),
+            held: held.clone(),
             expect_none: expect_none.clone(),
             shutdown: shutdown.clone(),
         };
+        let watch = stall::StallWatch {
+            consumer: consumer.clone(),
+            topic: kafka.alerts_topic.clone(),
+            store: deps.store.clone(),
+            held,
+            after: dispatcher.stall_alert,
+            stalled: stalled.clone(),
+            shutdown: shutdown.clone(),
+        };
+        tokio::spawn(watch.run());
         let partitions = std::mem::replace(&mut deps.partitions, Partitions::All);
         let keeper = tokio::spawn(keeper.run(partitions));
         let worker = Worker {
@@ -226,6 +250,7 @@ impl Consumer {
             task,
             assigned,
             starved,
+            stalled,
         })
     }
 }
@@ -252,6 +277,8 @@ struct Keeper {
     topic: String,
     store: Arc<dyn Store>,
     assigned: Arc<AtomicUsize>,
+    /// The partitions held, for the stall watch.
+    held: Arc<std::sync::Mutex<BTreeSet<i32>>>,
     expect_none: Arc<AtomicBool>,
     shutdown: Shutdown,
 }
@@ -366,6 +393,7 @@ impl Keeper {
             "alert partitions changed"
         );
         self.assigned.store(held.len(), Ordering::Relaxed);
+        *self.held.lock().unwrap_or_else(|p| p.into_inner()) = held.clone();
         ::metrics::gauge!(ASSIGNED_PARTITIONS).set(held.len() as f64);
     }
 }
