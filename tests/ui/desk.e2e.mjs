@@ -188,6 +188,15 @@ assert.equal(reported[4], "1", reported.join(" | "));
 const silent = await cells(E.XL_UNREPORTED_CAMERA);
 assert.equal(silent[2], "未上报", silent.join(" | "));
 await c.page.screenshot({ path: shots("07-centre-overview.png") });
+// On a phone the centre's panels stack and the camera table scrolls inside its own box.
+await c.page.setViewportSize({ width: 390, height: 844 });
+await c.page.screenshot({ path: shots("07b-centre-overview-phone.png"), fullPage: true });
+const overflow = await c.page.evaluate(() => ({
+  page: document.scrollingElement.scrollWidth,
+  table: document.querySelector("#camera-health").getBoundingClientRect().right,
+}));
+assert.ok(overflow.page <= 390, `the page is wider than the phone: ${JSON.stringify(overflow)}`);
+await c.page.setViewportSize({ width: 1920, height: 1080 });
 await c.page.click("#duty-special");
 await c.page.waitForFunction(() => /特殊/.test(document.querySelector("#duty-banner").textContent));
 await c.page.click("#tab-queue");
