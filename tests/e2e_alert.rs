@@ -32,6 +32,8 @@ struct Pipeline {
     topic: String,
     /// The `/metrics` + `/healthz` port of `xueliang run`.
     http_port: u16,
+    /// Its log (warnings, and the per-alert delivery lines).
+    log: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -83,13 +85,14 @@ fn start_pipeline_with(
         );
     std::fs::write(dir.path().join("xueliang.toml"), node_edit(node)).unwrap();
 
+    let log = dir.path().join("run.log");
     let run = Killed(
         Command::new(env!("CARGO_BIN_EXE_xueliang"))
             .args(["run", "--config"])
             .arg(dir.path().join("xueliang.toml"))
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "warn,xueliang::delivered=info")
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap(),
     );
@@ -99,6 +102,7 @@ fn start_pipeline_with(
         _camsim: camsim,
         run,
         http_port,
+        log,
         _dir: dir,
     }
 }
@@ -141,6 +145,25 @@ fn camsim_to_kafka_alert_with_evidence() {
     // The clip's first line crossing is ~6 s in and the crowd ~10 s in (2 fps sampling).
     let alert = wait_for_alert(&p, |a| !a.event_type.is_camera_fault());
     assert_eq!(alert.camera_id.as_str(), "44030400001320000001");
+    // The edge's log names every delivered alert with its partition and offset, so its
+    // output reconciles with the topic after a crash.
+    let id = alert.alert_id.to_string();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let line = loop {
+        let text = std::fs::read_to_string(&p.log).unwrap_or_default();
+        if let Some(l) = text.lines().find(|l| l.contains(&id)) {
+            break l.to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no delivery line for {id}:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        line.contains("alert delivered") && line.contains("partition=") && line.contains("offset="),
+        "{line}"
+    );
     assert!(!alert.objects.is_empty(), "{alert:?}");
     assert_eq!(alert.frame_size, Some([768, 576]));
     assert_eq!(alert.model.as_ref().unwrap().name, "nanodet-m-416");

@@ -54,6 +54,18 @@ struct Sent {
     next: Position,
     bytes: usize,
     done: bool,
+    /// The alert's id, for the delivery line that reconciles this edge with the topic.
+    alert_id: Option<Box<str>>,
+}
+
+/// The `alert_id` of an alert's JSON, read from its first bytes without parsing it all: the
+/// serialiser writes it second, after `schema_version`.
+fn alert_id_of(value: &[u8]) -> Option<Box<str>> {
+    const KEY: &[u8] = b"\"alert_id\":\"";
+    let head = &value[..value.len().min(128)];
+    let at = head.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
+    let id = value.get(at..at + 36)?;
+    std::str::from_utf8(id).ok().map(Box::from)
 }
 
 pub(super) struct Worker {
@@ -347,6 +359,7 @@ impl Worker {
                         next: self.cursor.position(),
                         bytes: 0,
                         done: true,
+                        alert_id: None,
                     });
                     self.next_id += 1;
                     continue;
@@ -369,6 +382,7 @@ impl Worker {
                         next: rec.next,
                         bytes,
                         done: false,
+                        alert_id: alert_id_of(&rec.value),
                     });
                     self.window_bytes += bytes;
                     self.deliveries.push(Box::pin(fut.map(move |r| (id, r))));
@@ -385,6 +399,7 @@ impl Worker {
                         next: rec.next,
                         bytes: 0,
                         done: true,
+                        alert_id: None,
                     });
                 }
                 Err((e, _)) => {
@@ -412,8 +427,17 @@ impl Worker {
             return; // from a producer that was replaced
         };
         match res {
-            Ok(Ok(_)) => {
+            Ok(Ok(d)) => {
                 self.window[i].done = true;
+                // One line per delivered alert: after a crash, an edge's log reconciles with
+                // the topic (alert id → partition and offset), whatever its counters lost.
+                tracing::info!(
+                    target: "xueliang::delivered",
+                    alert_id = self.window[i].alert_id.as_deref().unwrap_or("?"),
+                    partition = d.partition,
+                    offset = d.offset,
+                    "alert delivered"
+                );
                 self.report.delivered += 1;
                 self.health.published.fetch_add(1, Ordering::Relaxed);
                 counter!(PUBLISHED).increment(1);
@@ -561,4 +585,22 @@ fn reject(dir: &Path, seq: u64, key: &[u8], value: &[u8], e: &KafkaError) {
         saved = saved.is_ok(),
         "Kafka rejected an alert permanently; it is kept in the spool's rejected/ folder"
     );
+}
+
+#[cfg(test)]
+mod delivered_line_tests {
+    #[test]
+    fn the_alert_id_is_read_from_the_head_of_the_json() {
+        let a = xueliang_core::contract::AlertV1::new(
+            xueliang_core::CameraId::new("44030400001320000001").unwrap(),
+            xueliang_core::contract::EventType::VideoLoss,
+            xueliang_core::contract::Severity::Major,
+            "r",
+            chrono::Utc::now(),
+        );
+        let id = super::alert_id_of(&a.to_json()).unwrap();
+        assert_eq!(&*id, a.alert_id.to_string());
+        assert!(super::alert_id_of(b"{\"x\": 1}").is_none());
+        assert!(super::alert_id_of(b"{\"alert_id\":\"short").is_none());
+    }
 }
