@@ -110,6 +110,29 @@ async fn survives_reopen_and_migrates_once() {
     assert_eq!(page, 16 * 1024);
 }
 
+/// Two processes opening a new file at once (a dispatcher starting while `xueliang users
+/// add` runs) both succeed: the migrations run once, one after the other.
+#[test]
+fn concurrent_opens_of_a_new_file_migrate_it_once() {
+    for _ in 0..5 {
+        let dir = scratch();
+        let path = db_path(dir.path());
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
+        let opens: Vec<_> = (0..4)
+            .map(|_| {
+                let (path, barrier) = (path.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    SqliteStore::open(&path, Synchronous::Full).map(drop)
+                })
+            })
+            .collect();
+        for o in opens {
+            o.join().unwrap().unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+}
+
 #[tokio::test]
 async fn refuses_a_newer_schema() {
     let dir = scratch();

@@ -206,7 +206,23 @@ impl Sqlite {
             self.conn
                 .execute_batch("PRAGMA foreign_keys=OFF")
                 .map_err(err)?;
-            let tx = self.conn.transaction().map_err(err)?;
+            // IMMEDIATE: the write lock from the start, so two processes opening a new file at
+            // once (a dispatcher starting while `xueliang users add` runs) migrate one after
+            // the other; the second finds the version already applied.
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(err)?;
+            let now: u32 = tx
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .map_err(err)?;
+            if now >= version {
+                tx.commit().map_err(err)?;
+                self.conn
+                    .execute_batch("PRAGMA foreign_keys=ON")
+                    .map_err(err)?;
+                continue;
+            }
             tx.execute_batch(sql).map_err(err)?;
             let broken: Option<String> = tx
                 .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
