@@ -303,21 +303,43 @@ fn the_single_node_reloads_its_inventory_on_sighup() {
     let edge = xl().start_edge(dir.path(), "single", &broker, "file");
     let edges = [edge];
     settled(&edges, 2, Duration::from_secs(30));
-    let pid = edges[0].process.as_ref().unwrap().0.id().to_string();
+    // A dispatcher on the same inventory file lists the cameras it routes.
+    let desk = xl().start_dispatcher(dir.path(), "desk", &broker, "sqlite://dispatcher.db");
+    // Added while the dispatcher starts on its new SQLite file: both migrate it (once).
+    xl().add_centre_user(&dir.path().join("desk.toml"));
+    let token = login(desk.api_port, "duty", "cluster-test-pw");
+    assert_eq!(desk_cameras(desk.api_port, &token).len(), 2);
+    let pids = [
+        edges[0].process.as_ref().unwrap().0.id().to_string(),
+        desk.edge.process.as_ref().unwrap().0.id().to_string(),
+    ];
     let hup = || {
-        assert!(
-            Command::new("kill")
-                .args(["-HUP", &pid])
-                .status()
-                .unwrap()
-                .success()
-        )
+        for pid in &pids {
+            assert!(
+                Command::new("kill")
+                    .args(["-HUP", pid])
+                    .status()
+                    .unwrap()
+                    .success()
+            )
+        }
     };
 
-    // A third camera appears; the two running ones are not restarted.
+    // A third camera appears; the two running ones are not restarted, and the dispatcher
+    // lists (and routes) the new one.
     std::fs::write(&inv, inventory(&addr, 3, |_| String::new())).unwrap();
     hup();
     settled(&edges, 3, Duration::from_secs(10));
+    wait_until(
+        Duration::from_secs(10),
+        || {
+            format!(
+                "the dispatcher kept {:?}",
+                desk_cameras(desk.api_port, &token).keys()
+            )
+        },
+        || desk_cameras(desk.api_port, &token).len() == 3,
+    );
     let e = &edges[0];
     assert_eq!(
         e.counter("xueliang_config_reloads_total", "outcome", "applied"),

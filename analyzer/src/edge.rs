@@ -58,7 +58,7 @@ impl Feed {
                 if rx.changed().await.is_err() {
                     return std::future::pending().await;
                 }
-                rx.borrow_and_update().clone()
+                enabled(&rx.borrow_and_update())
             }
             Feed::File(None) => std::future::pending().await,
             Feed::Cluster(view) => loop {
@@ -79,7 +79,7 @@ pub fn enabled(cameras: &[CameraConfig]) -> Vec<CameraConfig> {
 }
 
 /// Starts ingest, the analyzer and the alert publisher. With `cluster.cameras = "file"` the
-/// edge runs the enabled cameras of `settings` and then each list sent on `reloads`; with
+/// edge runs the enabled cameras of `settings` and then of each inventory sent on `reloads`; with
 /// `"kafka"` it joins the cluster and runs what it is assigned (`reloads` is not used). The
 /// one supervised task is added to `tasks`; it ends after `shutdown` once every stage has
 /// drained, or early with an error when a stage died.

@@ -26,10 +26,11 @@ use anyhow::Context;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
 use xueliang_cluster::beat::{BeatV1, NodeRole};
 use xueliang_cluster::follow::InventoryFollower;
 use xueliang_cluster::view::{Share, View, ViewOptions, dispatcher_share};
-use xueliang_core::config::{CameraSource, Settings};
+use xueliang_core::config::{CameraConfig, CameraSource, Settings};
 use xueliang_core::shutdown::Shutdown;
 use xueliang_core::supervise::Tasks;
 
@@ -37,11 +38,14 @@ use xueliang_core::supervise::Tasks;
 pub const ROLE: &str = "dispatcher";
 
 /// Opens the store, starts the consumer, the desk API (on `api_listen`, default
-/// `dispatcher.listen`) and the escalation timer, adding each to `tasks`. Returns the push hub
-/// every desk's event stream subscribes to, so an in-process observer (a bench) can watch too.
+/// `dispatcher.listen`) and the escalation timer, adding each to `tasks`. With
+/// `cluster.cameras = "file"`, each inventory sent on `reloads` (SIGHUP) replaces the cameras
+/// it routes and lists. Returns the push hub every desk's event stream subscribes to, so an
+/// in-process observer (a bench) can watch too.
 pub fn start(
     settings: &Settings,
     api_listen: Option<SocketAddr>,
+    reloads: Option<watch::Receiver<Vec<CameraConfig>>>,
     shutdown: &Shutdown,
     tasks: &mut Tasks,
 ) -> anyhow::Result<Hub> {
@@ -77,8 +81,10 @@ pub fn start(
         router.clone(),
         &settings.jurisdictions.areas,
     );
-    if node.cluster.cameras == CameraSource::Kafka {
-        follow_inventory(settings, &catalog, shutdown, tasks)?;
+    match (node.cluster.cameras, reloads) {
+        (CameraSource::Kafka, _) => follow_inventory(settings, &catalog, shutdown, tasks)?,
+        (CameraSource::File, Some(rx)) => follow_reloads(rx, &catalog, shutdown, tasks),
+        (CameraSource::File, None) => {}
     }
     let lookup = catalog.clone();
     let deps = ConsumerDeps {
@@ -215,6 +221,34 @@ fn follow_inventory(
         Ok(())
     });
     Ok(())
+}
+
+/// Applies each inventory file re-read on SIGHUP (the single node) to the catalogue.
+fn follow_reloads(
+    mut rx: watch::Receiver<Vec<CameraConfig>>,
+    catalog: &Catalog,
+    shutdown: &Shutdown,
+    tasks: &mut Tasks,
+) {
+    let catalog = catalog.clone();
+    let shutdown = shutdown.clone();
+    tasks.spawn(ROLE, "inventory reload", async move {
+        loop {
+            tokio::select! {
+                _ = shutdown.wait() => return Ok(()),
+                changed = rx.changed() => {
+                    if changed.is_err() {
+                        // The process no longer reloads: keep the cameras until shutdown.
+                        shutdown.wait().await;
+                        return Ok(());
+                    }
+                    let cameras = rx.borrow_and_update().clone();
+                    catalog.replace(&cameras);
+                    tracing::info!(cameras = cameras.len(), "camera inventory reloaded by the dispatcher");
+                }
+            }
+        }
+    });
 }
 
 /// Heartbeats as a dispatcher and follows the live dispatchers (PostgreSQL only).

@@ -51,7 +51,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .with_context(|| format!("creating data_dir {}", node.data_dir.display()))?;
 
     let shutdown = Shutdown::new();
-    let (reload_tx, reload_rx) = watch::channel(edge::enabled(&settings.inventory.cameras));
+    // The whole inventory: the edge runs its enabled cameras, the dispatcher lists all.
+    let (reload_tx, reload_rx) = watch::channel(settings.inventory.cameras.clone());
     let config = args.config.clone();
     let source = node.cluster.cameras;
     signals::install(shutdown.clone(), move || {
@@ -83,10 +84,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     for role in &roles {
         let started = match role {
             Role::Edge => edge::start(&settings, Some(reload_rx.clone()), &shutdown, &mut tasks),
-            Role::Dispatcher => {
-                xueliang_dispatcher::role::start(&settings, args.api_listen, &shutdown, &mut tasks)
-                    .map(drop)
-            }
+            Role::Dispatcher => xueliang_dispatcher::role::start(
+                &settings,
+                args.api_listen,
+                Some(reload_rx.clone()),
+                &shutdown,
+                &mut tasks,
+            )
+            .map(drop),
         };
         if let Err(e) = started {
             // Roles already started drain before the error is reported.
@@ -155,7 +160,7 @@ fn reload(config: &std::path::Path, source: CameraSource, tx: &watch::Sender<Vec
     }
     match config_load::load(config) {
         Ok(settings) => {
-            let cameras = edge::enabled(&settings.inventory.cameras);
+            let cameras = settings.inventory.cameras;
             metrics::counter!(CONFIG_RELOADS, "outcome" => "applied").increment(1);
             tracing::info!(
                 config = %config.display(),

@@ -339,6 +339,7 @@ pub fn start_dispatcher(
     let hub = xueliang_dispatcher::role::start(
         settings,
         Some("127.0.0.1:0".parse()?),
+        None,
         &shutdown,
         &mut tasks,
     )?;
