@@ -145,12 +145,28 @@ impl Sqlite {
             hint: " and that its directory is writable",
         };
         let conn = Connection::open(path).map_err(open_err)?;
+        // Before anything that locks the file: another process opening it at the same moment
+        // (a dispatcher starting while `users add` runs) then waits instead of failing.
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(open_err)?;
         // Only takes effect on a new, empty database (before WAL mode is set).
         conn.execute_batch(&format!("PRAGMA page_size={PAGE_SIZE}"))
             .map_err(open_err)?;
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
-            .map_err(open_err)?;
+        // Switching a new file to WAL needs it exclusively, and SQLite answers BUSY at once
+        // instead of waiting when another connection is opening it too: retry for as long as
+        // the busy timeout would have waited.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mode: String = loop {
+            match conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)) {
+                Err(rusqlite::Error::SqliteFailure(f, _))
+                    if f.code == rusqlite::ErrorCode::DatabaseBusy
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                r => break r.map_err(open_err)?,
+            }
+        };
         if !mode.eq_ignore_ascii_case("wal") {
             tracing::warn!(path = %path.display(), mode, "SQLite refused WAL mode");
         }
@@ -159,7 +175,7 @@ impl Sqlite {
             Synchronous::Normal => "NORMAL",
         };
         conn.execute_batch(&format!(
-            "PRAGMA synchronous={sync}; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000; \
+            "PRAGMA synchronous={sync}; PRAGMA foreign_keys=ON; \
              PRAGMA wal_autocheckpoint={WRITER_AUTOCHECKPOINT_PAGES}; \
              PRAGMA cache_size=-{WRITER_CACHE_KIB};"
         ))
