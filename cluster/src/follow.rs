@@ -8,7 +8,7 @@
 //! the edges' credentials.
 
 use crate::topics::{self, CatchUp, Record};
-use crate::view::ClusterState;
+use crate::view::InventoryRecords;
 use anyhow::Context;
 use rdkafka::consumer::BaseConsumer;
 use std::sync::Arc;
@@ -51,11 +51,8 @@ impl InventoryFollower {
 }
 
 fn connect(brokers: &str, topic: &str) -> anyhow::Result<(BaseConsumer, CatchUp)> {
-    let t = Duration::from_secs(10);
-    topics::ensure_compacted(brokers, topic, 1, t)?;
     let consumer = topics::reader(brokers, "inventory-follow")?;
-    let parts = topics::partitions(&consumer, topic, t)?;
-    let catch_up = CatchUp::assign(&consumer, &[(topic, &parts)])?;
+    let catch_up = topics::assign_compacted(&consumer, brokers, topic)?;
     Ok((consumer, catch_up))
 }
 
@@ -69,15 +66,14 @@ fn follow(brokers: &str, topic: &str, tx: &watch::Sender<Option<Cameras>>, shutd
     let Some((consumer, mut catch_up)) = connected else {
         return;
     };
-    // Membership is not used here; the timeout only sizes an unused structure.
-    let mut state = ClusterState::new(2);
+    let mut state = InventoryRecords::default();
     let unresolved = |_: &str| Some(String::new());
     let mut dirty = true;
     while !shutdown.is_triggered() {
         match consumer.poll(Duration::from_millis(200)) {
             Some(Ok(m)) => {
                 let r = Record::from_message(&m);
-                state.inventory_record(topic, &r, &unresolved);
+                state.apply(topic, &r, &unresolved);
                 catch_up.read(topic, r.partition, r.offset);
                 dirty = true;
                 continue; // a burst (one `cameras apply`) is published once, when it ends

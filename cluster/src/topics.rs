@@ -107,6 +107,20 @@ pub fn partitions(
     }
 }
 
+/// Creates `topic` as a one-partition compacted topic if it is missing, and assigns every
+/// partition of it to `consumer` from the beginning: how a follower of a compacted topic
+/// (the inventory on a dispatcher, camera status) starts reading it.
+pub fn assign_compacted(
+    consumer: &BaseConsumer,
+    brokers: &str,
+    topic: &str,
+) -> anyhow::Result<CatchUp> {
+    let t = Duration::from_secs(10);
+    ensure_compacted(brokers, topic, 1, t)?;
+    let parts = partitions(consumer, topic, t)?;
+    CatchUp::assign(consumer, &[(topic, &parts)])
+}
+
 impl Record {
     pub fn from_message(m: &impl Message) -> Record {
         Record {

@@ -44,46 +44,26 @@ pub struct Assignment {
     pub over_capacity: usize,
 }
 
-/// The inventory and the members as read from the topics (for `cameras list`, and the
-/// state behind every [`Assignment`]).
-#[derive(Debug, Clone)]
-pub struct ClusterState {
-    pub membership: Membership,
+/// The inventory as read from its topic: every valid camera, and the keys whose latest
+/// record is not one. What a dispatcher follows; the edges' [`ClusterState`] holds one too.
+#[derive(Debug, Clone, Default)]
+pub struct InventoryRecords {
     pub cameras: BTreeMap<CameraId, CameraConfig>,
     /// Keys whose latest record is invalid, with the error.
     pub invalid: BTreeMap<String, String>,
 }
 
-impl ClusterState {
-    pub fn new(timeout_beats: u32) -> ClusterState {
-        ClusterState {
-            membership: Membership::new(timeout_beats),
-            cameras: BTreeMap::new(),
-            invalid: BTreeMap::new(),
-        }
-    }
+/// The inventory and the members as read from the topics (for `cameras list`, and the
+/// state behind every [`Assignment`]).
+#[derive(Debug, Clone)]
+pub struct ClusterState {
+    pub membership: Membership,
+    pub inventory: InventoryRecords,
+}
 
-    /// Applies one nodes-topic record.
-    pub fn node_record(&mut self, r: &Record) {
-        match &r.value {
-            None => self.membership.left(&r.key),
-            Some(v) => match serde_json::from_slice::<BeatV1>(v) {
-                Ok(beat) if beat.key() == r.key => self.membership.beat(beat),
-                Ok(_) | Err(_) => {
-                    metrics::counter!(REJECTED_RECORDS, "topic" => "nodes").increment(1);
-                    tracing::warn!(key = %r.key, offset = r.offset, "skipping a malformed heartbeat");
-                }
-            },
-        }
-    }
-
+impl InventoryRecords {
     /// Applies one inventory-topic record; `topic` names it in errors.
-    pub fn inventory_record(
-        &mut self,
-        topic: &str,
-        r: &Record,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) {
+    pub fn apply(&mut self, topic: &str, r: &Record, env: &dyn Fn(&str) -> Option<String>) {
         let Ok(id) = CameraId::new(r.key.clone()) else {
             self.reject(topic, r, format!("the key {:?} is not a camera id", r.key));
             return;
@@ -124,11 +104,45 @@ impl ClusterState {
         );
         self.invalid.insert(r.key.clone(), error);
     }
+}
+
+impl ClusterState {
+    pub fn new(timeout_beats: u32) -> ClusterState {
+        ClusterState {
+            membership: Membership::new(timeout_beats),
+            inventory: InventoryRecords::default(),
+        }
+    }
+
+    /// Applies one nodes-topic record.
+    pub fn node_record(&mut self, r: &Record) {
+        match &r.value {
+            None => self.membership.left(&r.key),
+            Some(v) => match serde_json::from_slice::<BeatV1>(v) {
+                Ok(beat) if beat.key() == r.key => self.membership.beat(beat),
+                Ok(_) | Err(_) => {
+                    metrics::counter!(REJECTED_RECORDS, "topic" => "nodes").increment(1);
+                    tracing::warn!(key = %r.key, offset = r.offset, "skipping a malformed heartbeat");
+                }
+            },
+        }
+    }
+
+    /// Applies one inventory-topic record; `topic` names it in errors.
+    pub fn inventory_record(
+        &mut self,
+        topic: &str,
+        r: &Record,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) {
+        self.inventory.apply(topic, r, env);
+    }
 
     /// The owner of every camera (enabled or not) among the live edges.
     pub fn owners(&self) -> BTreeMap<CameraId, Option<String>> {
         let live = self.membership.candidates(NodeRole::Edge);
-        self.cameras
+        self.inventory
+            .cameras
             .keys()
             .map(|id| {
                 (
@@ -147,7 +161,8 @@ impl ClusterState {
         let cameras: Vec<CameraConfig> = if fenced {
             Vec::new()
         } else {
-            self.cameras
+            self.inventory
+                .cameras
                 .values()
                 .filter(|c| c.enabled && rendezvous::owner(c.id.as_str(), &live) == Some(node))
                 .cloned()
@@ -354,8 +369,8 @@ pub fn edge_assignment(
         let a = state.assignment(&node, capacity);
         metrics::gauge!(LIVE_NODES, "role" => "edge").set(a.live as f64);
         metrics::gauge!(OWNED_CAMERAS).set(a.cameras.len() as f64);
-        metrics::gauge!(INVENTORY_CAMERAS).set(state.cameras.len() as f64);
-        metrics::gauge!(INVALID_RECORDS).set(state.invalid.len() as f64);
+        metrics::gauge!(INVENTORY_CAMERAS).set(state.inventory.cameras.len() as f64);
+        metrics::gauge!(INVALID_RECORDS).set(state.inventory.invalid.len() as f64);
         metrics::gauge!(FENCED).set(if a.fenced { 1.0 } else { 0.0 });
         metrics::gauge!(OVER_CAPACITY).set(a.over_capacity as f64);
         if last.as_ref() != Some(&a) {

@@ -11,8 +11,13 @@ use crate::api::map::MapView;
 use crate::routing::Router;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+use tokio::sync::watch;
 use xueliang_core::config::{Area, CameraConfig};
+use xueliang_core::shutdown::Shutdown;
 use xueliang_core::{CameraId, DeskId};
+
+/// The inventory as the cluster's follower publishes it.
+pub use xueliang_cluster::follow::Cameras;
 
 /// A camera with the desk its alerts go to by default.
 #[derive(Debug, Clone)]
@@ -93,6 +98,32 @@ impl Catalog {
     pub fn replace(&self, cameras: &[CameraConfig]) {
         let snap = Arc::new(Snapshot::build(cameras, &self.router, &self.areas));
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = snap;
+    }
+
+    /// Replaces the cameras with each inventory `rx` delivers (`cameras` reads it; `None`:
+    /// nothing to apply yet) until shutdown. `false` when the sender went away first.
+    pub async fn follow<T>(
+        &self,
+        mut rx: watch::Receiver<T>,
+        cameras: impl Fn(&T) -> Option<&[CameraConfig]>,
+        source: &str,
+        shutdown: &Shutdown,
+    ) -> bool {
+        loop {
+            tokio::select! {
+                _ = shutdown.wait() => return true,
+                changed = rx.changed() => {
+                    if changed.is_err() {
+                        return false;
+                    }
+                    let update = rx.borrow_and_update();
+                    if let Some(list) = cameras(&update) {
+                        self.replace(list);
+                        tracing::info!(cameras = list.len(), source, "dispatcher's camera inventory replaced");
+                    }
+                }
+            }
+        }
     }
 
     /// One camera's configuration (for routing an alert).

@@ -200,23 +200,11 @@ fn follow_inventory(
     let catalog = catalog.clone();
     let shutdown = shutdown.clone();
     tasks.spawn(ROLE, "inventory follower", async move {
-        let mut updates = follower.updates.clone();
-        loop {
-            tokio::select! {
-                _ = shutdown.wait() => break,
-                changed = updates.changed() => {
-                    if changed.is_err() {
-                        anyhow::ensure!(shutdown.is_triggered(), "the inventory follower stopped");
-                        break;
-                    }
-                    let cameras = updates.borrow_and_update().clone();
-                    if let Some(cameras) = cameras {
-                        catalog.replace(&cameras);
-                        tracing::info!(cameras = cameras.len(), "camera inventory from the topic applied");
-                    }
-                }
-            }
-        }
+        let updates = follower.updates.clone();
+        let followed = catalog
+            .follow(updates, topic_cameras, "the inventory topic", &shutdown)
+            .await;
+        anyhow::ensure!(followed, "the inventory follower stopped");
         let _ = tokio::task::spawn_blocking(move || follower.join()).await;
         Ok(())
     });
@@ -225,7 +213,7 @@ fn follow_inventory(
 
 /// Applies each inventory file re-read on SIGHUP (the single node) to the catalogue.
 fn follow_reloads(
-    mut rx: watch::Receiver<Vec<CameraConfig>>,
+    rx: watch::Receiver<Vec<CameraConfig>>,
     catalog: &Catalog,
     shutdown: &Shutdown,
     tasks: &mut Tasks,
@@ -233,22 +221,23 @@ fn follow_reloads(
     let catalog = catalog.clone();
     let shutdown = shutdown.clone();
     tasks.spawn(ROLE, "inventory reload", async move {
-        loop {
-            tokio::select! {
-                _ = shutdown.wait() => return Ok(()),
-                changed = rx.changed() => {
-                    if changed.is_err() {
-                        // The process no longer reloads: keep the cameras until shutdown.
-                        shutdown.wait().await;
-                        return Ok(());
-                    }
-                    let cameras = rx.borrow_and_update().clone();
-                    catalog.replace(&cameras);
-                    tracing::info!(cameras = cameras.len(), "camera inventory reloaded by the dispatcher");
-                }
-            }
+        if !catalog.follow(rx, file_cameras, "SIGHUP", &shutdown).await {
+            // The process no longer reloads: keep the cameras until shutdown.
+            shutdown.wait().await;
         }
+        Ok(())
     });
+}
+
+/// The follower's inventory, once the topic was read to its end.
+fn topic_cameras(u: &Option<crate::catalog::Cameras>) -> Option<&[CameraConfig]> {
+    u.as_deref().map(Vec::as_slice)
+}
+
+/// A re-read inventory file. (`&Vec`: the reload channel's type, as `Catalog::follow` reads it.)
+#[allow(clippy::ptr_arg)]
+fn file_cameras(v: &Vec<CameraConfig>) -> Option<&[CameraConfig]> {
+    Some(v)
 }
 
 /// Heartbeats as a dispatcher and follows the live dispatchers (PostgreSQL only).

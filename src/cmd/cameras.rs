@@ -101,6 +101,7 @@ fn list(config: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let members = state.members();
     if json {
         let cameras: Vec<_> = state
+            .inventory
             .cameras
             .values()
             .map(|c| {
@@ -126,6 +127,7 @@ fn list(config: &Path, json: bool) -> anyhow::Result<ExitCode> {
             })
             .collect();
         let invalid: Vec<_> = state
+            .inventory
             .invalid
             .iter()
             .map(|(k, e)| serde_json::json!({"key": k, "error": e.trim()}))
@@ -163,10 +165,10 @@ fn list(config: &Path, json: bool) -> anyhow::Result<ExitCode> {
     println!(
         "cameras ({}, {}):",
         node.kafka.inventory_topic,
-        state.cameras.len()
+        state.inventory.cameras.len()
     );
     println!("  {:<22} {:<8} {:<20} name", "id", "enabled", "owner");
-    for c in state.cameras.values() {
+    for c in state.inventory.cameras.values() {
         let owner = owners
             .get(&c.id)
             .cloned()
@@ -180,7 +182,7 @@ fn list(config: &Path, json: bool) -> anyhow::Result<ExitCode> {
             c.name
         );
     }
-    for (key, error) in &state.invalid {
+    for (key, error) in &state.inventory.invalid {
         println!("  invalid record {key}: {}", error.trim());
     }
     Ok(ExitCode::SUCCESS)

@@ -108,7 +108,7 @@ fn read_loop(
     let mut next_probe = Instant::now();
     while !shutdown.is_triggered() {
         let Some(cu) = catch_up.as_mut() else {
-            match assign(consumer, brokers, topic) {
+            match topics::assign_compacted(consumer, brokers, topic) {
                 Ok(cu) => catch_up = Some(cu),
                 Err(e) => {
                     tracing::warn!(topic, error = %format!("{e:#}"), "cannot read the camera-status topic yet; retrying");
@@ -181,12 +181,6 @@ fn read_loop(
             }
         }
     }
-}
-
-fn assign(consumer: &BaseConsumer, brokers: &str, topic: &str) -> anyhow::Result<CatchUp> {
-    topics::ensure_compacted(brokers, topic, 1, Duration::from_secs(5))?;
-    let parts = topics::partitions(consumer, topic, Duration::from_secs(5))?;
-    CatchUp::assign(consumer, &[(topic, &parts)])
 }
 
 fn sleep_unless(shutdown: &Shutdown, d: Duration) {

@@ -60,9 +60,10 @@ impl Judge {
     }
 
     /// Whether `entry` was read live within `after`.
-    fn fresh(&self, entry: Option<&Entry>, now: Instant) -> Option<Instant> {
-        let at = entry?.live_at?;
-        (now.saturating_duration_since(at) < self.after).then_some(at)
+    fn fresh(&self, entry: &Entry, now: Instant) -> bool {
+        entry
+            .live_at
+            .is_some_and(|at| now.saturating_duration_since(at) < self.after)
     }
 
     pub fn judge(
@@ -111,11 +112,12 @@ impl Judge {
             if self.closed.contains(&row.incident_id) {
                 continue;
             }
-            let entry = board.entries.get(&row.camera_id);
-            if self.fresh(entry, now).is_none() {
+            let Some(entry) = board.entries.get(&row.camera_id) else {
+                continue;
+            };
+            if !self.fresh(entry, now) {
                 continue;
             }
-            let Some(entry) = entry else { continue };
             let s = &entry.status;
             let over = match row.event_type {
                 EventType::CameraUnwatched => true,

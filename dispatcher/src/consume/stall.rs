@@ -15,7 +15,7 @@ use rdkafka::consumer::{Consumer as _, StreamConsumer};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::time::Instant;
+use std::time::Instant;
 use xueliang_core::shutdown::Shutdown;
 
 pub const PARTITION_LAG: &str = "xueliang_dispatcher_partition_lag";
@@ -207,8 +207,8 @@ mod tests {
 
     const AFTER: Duration = Duration::from_secs(60);
 
-    #[tokio::test]
-    async fn behind_and_not_moving_for_the_limit_is_a_stall_once() {
+    #[test]
+    fn behind_and_not_moving_for_the_limit_is_a_stall_once() {
         let t0 = Instant::now();
         let mut t = Tracker::default();
         assert_eq!(t.check(0, 10, 15, AFTER, t0), Verdict::Fine);
@@ -237,8 +237,8 @@ mod tests {
         assert!(t.stalled().is_empty());
     }
 
-    #[tokio::test]
-    async fn an_idle_or_busy_partition_is_no_stall() {
+    #[test]
+    fn an_idle_or_busy_partition_is_no_stall() {
         let t0 = Instant::now();
         let mut t = Tracker::default();
         // Idle: nothing behind, however long.
@@ -255,8 +255,8 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_partition_handed_over_is_forgotten() {
+    #[test]
+    fn a_partition_handed_over_is_forgotten() {
         let t0 = Instant::now();
         let mut t = Tracker::default();
         t.check(3, 5, 9, AFTER, t0);
