@@ -77,28 +77,31 @@ impl StatusSampler {
         health: &HealthMonitor,
         now: Instant,
     ) -> Vec<CameraStatusV1> {
-        let stats = ingest.stats();
+        // Counters by camera once, not a search per camera (an edge runs thousands).
+        let counts: HashMap<CameraId, (u64, u64)> = ingest
+            .stats()
+            .cameras
+            .into_iter()
+            .map(|c| (c.camera, (c.received, c.emitted)))
+            .collect();
         let wall = Utc::now();
         let mut seen = HashMap::with_capacity(self.prev.len());
         let out = ingest
             .states()
             .into_iter()
             .map(|st| {
-                let (received, emitted) = stats
-                    .camera(&st.id)
-                    .map_or((0, 0), |c| (c.received, c.emitted));
-                let rate = |then: Option<&(u64, u64, Instant)>,
-                            pick: fn(&(u64, u64, Instant)) -> u64,
-                            n: u64| {
-                    then.and_then(|p| {
-                        let dt = now.saturating_duration_since(p.2).as_secs_f32();
-                        (dt > 0.0).then(|| n.saturating_sub(pick(p)) as f32 / dt)
-                    })
-                    .unwrap_or(0.0)
+                let (received, emitted) = counts.get(&st.id).copied().unwrap_or_default();
+                // Frames per second since the previous sample (0 for a camera new to it).
+                let (fps_received, fps_analysed) = match self.prev.get(&st.id) {
+                    Some(&(r0, e0, t0)) if now > t0 => {
+                        let dt = now.duration_since(t0).as_secs_f32();
+                        (
+                            received.saturating_sub(r0) as f32 / dt,
+                            emitted.saturating_sub(e0) as f32 / dt,
+                        )
+                    }
+                    _ => (0.0, 0.0),
                 };
-                let then = self.prev.get(&st.id);
-                let fps_received = rate(then, |p| p.0, received);
-                let fps_analysed = rate(then, |p| p.1, emitted);
                 seen.insert(st.id.clone(), (received, emitted, now));
                 CameraStatusV1 {
                     schema_version: CAMERA_STATUS_SCHEMA_VERSION,
