@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use xueliang_testkit::broker::{self, Broker};
 use xueliang_testkit::cluster::{
     Dispatcher, Edge, Xueliang, camera_id, desk_cameras, held, inventory, login, placement,
-    produce_alerts, settled, wait_partitions_shared, wait_until, watch_events,
+    produce_alerts, settled, wait_edges_see_each_other, wait_partitions_shared, wait_until,
+    watch_events,
 };
 use xueliang_testkit::http::metric;
 
@@ -83,15 +84,7 @@ fn cameras_follow_the_live_edges() {
     let mut edges: Vec<Edge> = (1..=3)
         .map(|i| xl().start_edge(dir.path(), &format!("edge-{i}"), &broker, "kafka"))
         .collect();
-    wait_until(
-        Duration::from_secs(60),
-        || "the three edges did not see each other".into(),
-        || {
-            edges
-                .iter()
-                .all(|e| metric(&e.metrics(), "xueliang_cluster_live_nodes") == Some(3.0))
-        },
-    );
+    wait_edges_see_each_other(&edges, Duration::from_secs(60));
     let (before, took) = settled(&edges, CAMERAS, Duration::from_secs(30));
     eprintln!("placed {CAMERAS} cameras on 3 edges in {took:?}: {before:?}");
     for e in &edges {
@@ -574,6 +567,9 @@ fn the_cluster_watches_every_camera_and_loses_no_alert() {
         .iter()
         .map(|name| xl().start_edge(dir.path(), name, &broker, "kafka"))
         .collect();
+    // Placed once every edge counts the others: the desk check below compares owners with
+    // this placement, and a camera may still move while the edges learn of each other.
+    wait_edges_see_each_other(&edges, Duration::from_secs(60));
     let (before, took) = settled(&edges, live, Duration::from_secs(60));
     eprintln!("{live} cameras placed on {} edges in {took:?}", edges.len());
 
@@ -594,11 +590,16 @@ fn the_cluster_watches_every_camera_and_loses_no_alert() {
         Duration::from_secs(15),
         || format!("{:#?}", desk_cameras(d[1].api_port, &token)),
         || {
+            // The edge that streams each camera now, read beside the desk's list.
+            let runs = placement(&edges);
             let cams = desk_cameras(d[1].api_port, &token);
             cams.len() == live + DEAD
-                && before.iter().all(|(id, owner)| {
+                && runs.len() == live
+                && runs.iter().all(|(id, owners)| {
                     cams.get(id).is_some_and(|c| {
-                        c["status"]["node"] == owner.as_str() && c["status"]["state"] == "streaming"
+                        owners.len() == 1
+                            && c["status"]["node"] == owners[0].as_str()
+                            && c["status"]["state"] == "streaming"
                     })
                 })
                 && (live..live + DEAD).all(|i| {

@@ -480,6 +480,22 @@ pub fn try_settled(
     }
 }
 
+/// Waits until every running edge counts all of them as live: before that, cameras may still
+/// move as the edges learn of each other, so a placement read earlier is not final.
+pub fn wait_edges_see_each_other(edges: &[Edge], within: Duration) {
+    let running: Vec<&Edge> = edges.iter().filter(|e| e.process.is_some()).collect();
+    let n = running.len() as f64;
+    wait_until(
+        within,
+        || format!("the {n} edges did not see each other"),
+        || {
+            running.iter().all(|e| {
+                crate::http::metric(&e.metrics(), "xueliang_cluster_live_nodes") == Some(n)
+            })
+        },
+    );
+}
+
 /// Logs in on a dispatcher's API; returns the bearer token.
 pub fn login(port: u16, user: &str, password: &str) -> String {
     let body = serde_json::json!({"username": user, "password": password}).to_string();
